@@ -1,0 +1,61 @@
+"""Corpus registry: `@register_corpus("name")` on a frozen config dataclass whose `load()` returns the splits.
+
+A corpus is one config class (its fields are the keys of `params.yaml` `corpora.<name>`) with
+`load(self) -> dict[split, list[Record]]`, splits among train, valid, test and test_long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pipeline.params import ConfigError, build_config
+from pipeline.records import Record
+
+SPLITS = ("train", "valid", "test", "test_long")
+CORPORA: dict[str, type[CorpusConfig]] = {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorpusConfig:
+    """Base of every corpus config: filters applied to the train split only (test data is never altered)."""
+
+    name: ClassVar[str] = ""
+    max_train_words: int | None = None  # drop train pairs whose source or target has more words
+    dedup_train: bool = False  # drop repeated (src, tgt) train pairs
+
+    def load(self) -> dict[str, list[Record]]:
+        raise NotImplementedError
+
+
+def register_corpus(name: str):
+    """Class decorator: register a CorpusConfig subclass under `name`."""
+
+    def add(cls: type[CorpusConfig]) -> type[CorpusConfig]:
+        if name in CORPORA:
+            raise ValueError(f"corpus {name!r} is already registered by {CORPORA[name].__qualname__}")
+        cls.name = name
+        CORPORA[name] = cls
+        return cls
+
+    return add
+
+
+def corpus_names() -> list[str]:
+    """The registered corpus names, sorted."""
+    return sorted(CORPORA)
+
+
+def corpus_config(name: str, values: dict[str, Any] | None = None) -> CorpusConfig:
+    """The config of corpus `name` built from its params section; unknown names or keys are ConfigErrors."""
+    if name not in CORPORA:
+        raise ConfigError(f"unknown corpus {name!r}; registered: {', '.join(corpus_names())}")
+    return build_config(CORPORA[name], values, where=f"corpora.{name}")
+
+
+def load_corpus(name: str, values: dict[str, Any] | None = None) -> dict[str, list[Record]]:
+    """Load the splits of corpus `name` with params `values`."""
+    return corpus_config(name, values).load()
+
+
+# Importing the corpus modules fills the registry (each module is added here once it exists).
