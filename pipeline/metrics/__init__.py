@@ -1,0 +1,1 @@
+"""Evaluation metrics: translation quality by length, attention alignment, compute cost."""

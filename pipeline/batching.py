@@ -1,0 +1,85 @@
+"""From the tokenized Arrow dataset to padded, length-bucketed batches (DESIGN.md: the batch dict)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+PAD, BOS, EOS = 0, 2, 3
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One tokenized example, as the model sees it."""
+
+    index: int
+    src: list[int]
+    tgt: list[int]
+    tgt_text: str
+
+
+def pairs_from_split(split) -> list[Pair]:
+    """Read a `datasets` split into plain lists once (small corpora; avoids Arrow access per step)."""
+    cols = split.select_columns(["src_ids", "tgt_ids", "tgt"]).to_dict()
+    return [Pair(i, s, t, x) for i, (s, t, x) in enumerate(zip(cols["src_ids"], cols["tgt_ids"], cols["tgt"],
+                                                                  strict=True))]
+
+
+def collate(pairs: Sequence[Pair]) -> dict:
+    """Pad a list of pairs into the batch dict: src (B,S), src_lens (B,), tgt_in/tgt_out (B,T), tgt_text, index."""
+    src_lens = torch.tensor([len(p.src) for p in pairs])  # (B,)
+    tgt_lens = [len(p.tgt) + 1 for p in pairs]
+    src = torch.full((len(pairs), int(src_lens.max())), PAD)  # (B, S)
+    tgt_in = torch.full((len(pairs), max(tgt_lens)), PAD)  # (B, T)
+    tgt_out = torch.full_like(tgt_in, PAD)  # (B, T)
+    for b, p in enumerate(pairs):
+        src[b, : len(p.src)] = torch.tensor(p.src)
+        tgt_in[b, : len(p.tgt) + 1] = torch.tensor([BOS, *p.tgt])
+        tgt_out[b, : len(p.tgt) + 1] = torch.tensor([*p.tgt, EOS])
+    return {"src": src, "src_lens": src_lens, "tgt_in": tgt_in, "tgt_out": tgt_out,
+            "tgt_text": [p.tgt_text for p in pairs], "index": [p.index for p in pairs]}
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Batches of similar source length, so padding stays small; batch order shuffled per epoch, seeded.
+
+    Examples are shuffled, cut into pools of `pool` batches, sorted by length inside each pool and batched;
+    the batches are then shuffled. With `shuffle=False` the batches follow length order (for decoding).
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0, shuffle: bool = True, pool: int = 50):
+        self.lengths, self.batch_size, self.seed, self.shuffle, self.pool = lengths, batch_size, seed, shuffle, pool
+        self.epoch = 0
+
+    def _batches(self) -> list[list[int]]:
+        order = list(range(len(self.lengths)))
+        rng = random.Random(self.seed + self.epoch)
+        if not self.shuffle:
+            order.sort(key=lambda i: self.lengths[i])
+            return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        rng.shuffle(order)
+        size = self.batch_size * self.pool
+        batches = []
+        for start in range(0, len(order), size):
+            chunk = sorted(order[start : start + size], key=lambda i: self.lengths[i])
+            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        rng.shuffle(batches)
+        return batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = self._batches()
+        self.epoch += 1
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+
+def loader(pairs: list[Pair], batch_size: int, seed: int = 0, shuffle: bool = True) -> DataLoader:
+    """A DataLoader over `pairs` with length-bucketed batches (no worker processes: deterministic, CPU-cheap)."""
+    sampler = BucketBatchSampler([len(p.src) for p in pairs], batch_size, seed=seed, shuffle=shuffle)
+    return DataLoader(pairs, batch_sampler=sampler, collate_fn=collate)
