@@ -1,0 +1,28 @@
+"""`concat`: the additive score (Bahdanau et al. 2015; Luong et al. 2015 call it "concat")."""
+
+import torch
+from torch import Tensor, nn
+
+from models.attention import Score, register_score
+
+
+@register_score("concat")
+class Concat(Score):
+    """score(q, k) = vᵀ tanh(W [q; k]) = vᵀ tanh(W_q q + W_k k); W_k k is computed once per sentence.
+
+    The hidden size of the tanh layer is `attn_dim` (the model's hidden size when unset).
+    """
+
+    def __init__(self, query_dim: int, key_dim: int, cfg):
+        super().__init__(query_dim, key_dim, cfg)
+        attn_dim = cfg.attn_dim or cfg.hidden
+        self.W_q = nn.Linear(query_dim, attn_dim, bias=False)
+        self.W_k = nn.Linear(key_dim, attn_dim)
+        self.v = nn.Linear(attn_dim, 1, bias=False)
+
+    def precompute(self, keys: Tensor) -> Tensor:
+        return self.W_k(keys)  # (B, S, A)
+
+    def forward(self, query: Tensor, proj: Tensor) -> Tensor:
+        hidden = torch.tanh(self.W_q(query).unsqueeze(2) + proj.unsqueeze(1))  # (B, T, S, A)
+        return self.v(hidden).squeeze(-1)  # (B, T, S)
