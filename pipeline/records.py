@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import asdict, dataclass
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import IO, Any
 
 Link = tuple[int, int]
 
@@ -36,3 +40,129 @@ class Record:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
+
+
+def with_ids(split: str, records: list[Record]) -> list[Record]:
+    """The records renumbered `<split>-000000`, `<split>-000001`, ... in order."""
+    return [replace(r, id=f"{split}-{i:06d}") for i, r in enumerate(records)]
+
+
+def text_record(src: str, tgt: str) -> Record:
+    """A record for a corpus without its own segmentation or gold links (words = `text.split()`)."""
+    return Record("", src, tgt, src.split(), tgt.split())
+
+
+def read_lines(path: str | Path, opener: Callable[..., IO[bytes]] = open) -> list[str]:
+    """Lines of a UTF-8 text file without line ends; a non-UTF-8 or empty line is a DataError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("file not found", path)
+    lines = []
+    with opener(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                raise DataError(f"not UTF-8 ({e.reason} at byte {e.start})", path, n) from None
+            if not line.strip():
+                raise DataError("empty line", path, n)
+            lines.append(line)
+    return lines
+
+
+def pair_lines(src_path: str | Path, tgt_path: str | Path, opener=open) -> list[Record]:
+    """Records from two line-aligned files; differing line counts are a DataError."""
+    src, tgt = read_lines(src_path, opener), read_lines(tgt_path, opener)
+    if len(src) != len(tgt):
+        n = min(len(src), len(tgt)) + 1
+        short = tgt_path if len(tgt) < len(src) else src_path
+        raise DataError(f"{src_path} has {len(src)} lines, {tgt_path} has {len(tgt)}: no line {n} in {short}",
+                        short, n)
+    return [text_record(s, t) for s, t in zip(src, tgt, strict=True)]
+
+
+def read_tsv(path: str | Path) -> list[Record]:
+    """Records from a `src<TAB>tgt` file; any other column count, or an empty side, is a DataError."""
+    records = []
+    for n, line in enumerate(read_lines(path), 1):
+        cols = line.split("\t")
+        if len(cols) != 2:
+            raise DataError(f"expected 2 tab-separated columns (src, tgt), found {len(cols)}", path, n)
+        if not cols[0].strip() or not cols[1].strip():
+            raise DataError(f"empty {'source' if not cols[0].strip() else 'target'} column", path, n)
+        records.append(text_record(*cols))
+    return records
+
+
+def check_record(r: Record) -> None:
+    """Raise ValueError unless the record keeps the DESIGN.md invariants."""
+    if not r.src_words or not r.tgt_words:
+        raise ValueError(f"{r.id}: empty side")
+    for text, words in ((r.src, r.src_words), (r.tgt, r.tgt_words)):
+        pos = 0
+        for w in words:
+            pos = text.find(w, pos)
+            if pos < 0:
+                raise ValueError(f"{r.id}: word {w!r} not found in order in {text!r}")
+            pos += len(w)
+    if (r.sure is None) != (r.possible is None):
+        raise ValueError(f"{r.id}: sure and possible must both be null or both lists")
+    if r.possible is not None:
+        if not {tuple(x) for x in r.sure} <= {tuple(x) for x in r.possible}:
+            raise ValueError(f"{r.id}: sure links not a subset of possible links")
+        if any(not (0 <= i < len(r.src_words) and 0 <= j < len(r.tgt_words)) for i, j in r.possible):
+            raise ValueError(f"{r.id}: link index out of range")
+
+
+def write_jsonl(path: str | Path, records: Iterable[Record]) -> None:
+    """One JSON object per line, UTF-8."""
+    with Path(path).open("w", encoding="utf-8") as f:
+        f.writelines(r.to_json() + "\n" for r in records)
+
+
+def read_jsonl(path: str | Path) -> list[Record]:
+    """Records from a prepared split file."""
+    with Path(path).open(encoding="utf-8") as f:
+        return [Record(**json.loads(line)) for line in f]
+
+
+def bucket(n: int, width: int = 10, top: int = 51) -> str:
+    """Length bucket label: 1-10, 11-20, ..., 51+."""
+    if n >= top:
+        return f"{top}+"
+    lo = (max(n, 1) - 1) // width * width + 1
+    return f"{lo}-{lo + width - 1}"
+
+
+BUCKETS = [bucket(n) for n in (1, 11, 21, 31, 41, 51)]
+
+
+def histogram(lengths: Iterable[int]) -> dict[str, int]:
+    """Counts per length bucket (every bucket present, zeros included)."""
+    counts = dict.fromkeys(BUCKETS, 0)
+    for n in lengths:
+        counts[bucket(n)] += 1
+    return counts
+
+
+def split_stats(records: list[Record]) -> dict:
+    """Pair count and source/target word-length histograms of one split."""
+    return {
+        "pairs": len(records),
+        "src_len": histogram(len(r.src_words) for r in records),
+        "tgt_len": histogram(len(r.tgt_words) for r in records),
+    }
+
+
+def exit_on_user_error(main: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator for stage `main`s: a UserError prints `error: <message>` on stderr and exits 2, no traceback."""
+
+    @functools.wraps(main)
+    def run(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except UserError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+
+    return run

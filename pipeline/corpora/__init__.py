@@ -59,3 +59,4 @@ def load_corpus(name: str, values: dict[str, Any] | None = None) -> dict[str, li
 
 
 # Importing the corpus modules fills the registry (each module is added here once it exists).
+from pipeline.corpora import bible_nt, hub, multi30k, numbers, tsv  # noqa: E402, F401

@@ -1,0 +1,69 @@
+"""`hub`: a Hugging Face translation dataset (`load_dataset(name, config)`), or one saved with `save_to_disk`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.corpora import SPLITS, CorpusConfig, register_corpus
+from pipeline.records import DataError, Record, text_record, with_ids
+
+
+@register_corpus("hub")
+@dataclass(frozen=True, kw_only=True)
+class HubConfig(CorpusConfig):
+    """`name`: Hub id or local `save_to_disk` folder; rows hold `column[src_lang]` and `column[tgt_lang]`."""
+
+    name: str = "iwslt2017"
+    config: str | None = "iwslt2017-de-en"
+    src_lang: str = "de"
+    tgt_lang: str = "en"
+    column: str = "translation"
+    splits: dict[str, str] = field(
+        default_factory=lambda: {"train": "train", "valid": "validation", "test": "test"}
+    )
+
+    def __post_init__(self):
+        unknown = sorted(set(self.splits) - set(SPLITS))
+        if unknown:
+            raise ValueError(f"splits: unknown split(s) {unknown}; valid: {', '.join(SPLITS)}")
+
+    def load(self) -> dict[str, list[Record]]:
+        return load_hub(self)
+
+
+def open_dataset(cfg: HubConfig):
+    """The DatasetDict: `load_from_disk` for a saved folder, else `load_dataset`; failures are DataErrors."""
+    import datasets  # slow import: only when this corpus is used
+
+    try:
+        if Path(cfg.name, "dataset_dict.json").is_file():
+            return datasets.load_from_disk(cfg.name)
+        return datasets.load_dataset(cfg.name, cfg.config)
+    except Exception as e:  # network, missing dataset, bad config: all user-facing
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"cannot load dataset ({type(e).__name__}): {first}", cfg.name) from None
+
+
+def split_records(rows, cfg: HubConfig, where: str) -> list[Record]:
+    """Records of one split; a row without text on a side is a DataError naming its row (1-based)."""
+    records = []
+    for n, row in enumerate(rows, 1):
+        pair = row.get(cfg.column) or {}
+        src, tgt = pair.get(cfg.src_lang), pair.get(cfg.tgt_lang)
+        if not isinstance(src, str) or not isinstance(tgt, str) or not src.strip() or not tgt.strip():
+            raise DataError(f"row has no text for {cfg.column}.{cfg.src_lang} and {cfg.column}.{cfg.tgt_lang}",
+                            where, n)
+        records.append(text_record(src, tgt))
+    return records
+
+
+def load_hub(cfg: HubConfig) -> dict[str, list[Record]]:
+    """Our splits from the dataset splits named in `cfg.splits`."""
+    ds = open_dataset(cfg)
+    out = {}
+    for ours, theirs in cfg.splits.items():
+        if theirs not in ds:
+            raise DataError(f"no split {theirs!r}; the dataset has {', '.join(ds)}", cfg.name)
+        out[ours] = with_ids(ours, split_records(ds[theirs], cfg, f"{cfg.name}[{theirs}]"))
+    return out
