@@ -1,0 +1,1 @@
+"""Report building blocks: significance tests, tables, figures, rendering (the stage is pipeline/report.py)."""

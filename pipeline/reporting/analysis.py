@@ -1,0 +1,140 @@
+"""Pure table computations for the report: per-config aggregates, saturation, sample efficiency, Pareto fronts,
+and the Britz et al. (2017) main-effect contrasts with their matched run pairs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.results import FACTORS, NO_ATTENTION
+
+
+@dataclass(frozen=True)
+class Column:
+    """A leaderboard column: its header, the runs-table column, and which direction is better."""
+
+    header: str
+    source: str
+    higher_is_better: bool
+    digits: int = 1
+
+
+def leaderboard_columns(decode: str) -> list[Column]:
+    """The leaderboard's columns, in order; `decode` picks the decode of the single-decode columns."""
+    return [
+        Column("BLEU greedy", "test_greedy_bleu", True), Column("BLEU beam", "test_beam_bleu", True),
+        Column("chrF greedy", "test_greedy_chrf", True), Column("chrF beam", "test_beam_chrf", True),
+        Column("long-bucket BLEU", f"test_{decode}_long_bleu", True),
+        Column("test_long BLEU", f"test_long_{decode}_bleu", True),
+        Column("steps to target", "steps_to_target", False, 0),
+        Column("AER", "test_aer", False, 3), Column("params", "params", False, 0),
+        Column("FLOPs/token", "flops_per_tgt_token", False, 0), Column("train time (s)", "train_time_s", False),
+        Column("tokens/s", "train_tgt_tokens_per_s", True, 0),
+        Column(f"latency {decode} (ms)", f"test_{decode}_latency_ms", False, 2),
+    ]
+
+
+def aggregate(runs: pd.DataFrame, sources: list[str]) -> pd.DataFrame:
+    """Mean and std over seeds per (corpus, config): columns `<src>` (mean), `<src>_std`, plus factors and `seeds`."""
+    keys = ["corpus", "config", *FACTORS]
+    num = runs[keys + sources].copy()
+    for s in sources:
+        num[s] = pd.to_numeric(num[s], errors="coerce")
+    grouped = num.groupby(keys, sort=True, dropna=False)
+    out = grouped[sources].mean().join(grouped[sources].std().add_suffix("_std"))
+    out["seeds"] = grouped.size()
+    return out.reset_index()
+
+
+def best_mask(table: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
+    """True where a cell holds its corpus's best mean of that column (ties all marked; NaN never)."""
+    mask = pd.DataFrame(False, index=table.index, columns=[c.source for c in columns])
+    for c in columns:
+        vals = table[c.source]
+        best = vals.groupby(table["corpus"]).transform("max" if c.higher_is_better else "min")
+        mask[c.source] = vals.notna() & np.isclose(vals, best)
+    return mask
+
+
+def saturation(runs: pd.DataFrame, metric: str, spread: float, floor: float) -> dict[str, dict]:
+    """Per corpus where the attention configs' mean `metric` lies within `spread` points and all above `floor`."""
+    agg = aggregate(runs[runs["attention"]], [metric])
+    out = {}
+    for corpus, df in agg.groupby("corpus"):
+        lo, hi = df[metric].min(), df[metric].max()
+        if len(df) > 1 and hi - lo < spread and lo > floor:
+            out[corpus] = {"min": float(lo), "max": float(hi), "spread": float(hi - lo), "configs": len(df)}
+    return out
+
+
+def steps_to_target(curves: pd.DataFrame, targets: dict[str, float]) -> pd.DataFrame:
+    """Per run: the first validation step (and wall time) whose BLEU reaches its corpus's target; NaN if never."""
+    rows = []
+    for run, df in curves.sort_values("step").groupby("run"):
+        hit = df[df["val_bleu"] >= targets[run]]
+        first = hit.iloc[0] if len(hit) else None
+        rows.append({"run": run, "target_bleu": targets[run],
+                     "steps_to_target": first["step"] if first is not None else np.nan,
+                     "wall_s_to_target": first["wall_s"] if first is not None else np.nan})
+    return pd.DataFrame(rows, columns=["run", "target_bleu", "steps_to_target", "wall_s_to_target"])
+
+
+def bleu_targets(runs: pd.DataFrame, curves: pd.DataFrame, fixed: dict, fraction: float) -> dict[str, float]:
+    """Target validation BLEU per run: `fixed[corpus]`, else `fraction` × the corpus's best validation BLEU."""
+    best = curves.merge(runs[["run", "corpus"]], on="run").groupby("corpus")["val_bleu"].max()
+    per_corpus = {c: float(fixed.get(c, fraction * best.get(c, np.nan))) for c in runs["corpus"].unique()}
+    return {r: per_corpus[c] for r, c in zip(runs["run"], runs["corpus"], strict=True)}
+
+
+def pareto_front(cost: np.ndarray, quality: np.ndarray) -> np.ndarray:
+    """Indices of the non-dominated points (no other is cheaper and at least as good), by increasing cost."""
+    order = np.lexsort((-quality, cost))
+    front, best = [], -np.inf
+    for i in order:
+        if np.isfinite(cost[i]) and np.isfinite(quality[i]) and quality[i] > best:
+            front.append(i)
+            best = quality[i]
+    return np.array(front, dtype=int)
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """One main effect: runs at `level` of `factor` each paired with the run differing only in that factor."""
+
+    corpus: str
+    factor: str
+    level: str
+    base: str
+    pairs: tuple[tuple[str, str], ...]  # (run at level, run at base)
+
+    @property
+    def label(self) -> str:
+        return f"{self.factor}: {self.level} vs {self.base}"
+
+
+def _key(row, **change) -> tuple:
+    return tuple(change.get(f, row[f]) for f in ("corpus", *FACTORS, "seed"))
+
+
+def _pairs(rows: list[dict], select, **change) -> tuple[tuple[str, str], ...]:
+    """(run, twin) for each selected run whose twin (same factors but `change`) exists."""
+    index = {_key(r): r["run"] for r in rows}
+    found = [(r["run"], index.get(_key(r, **change))) for r in rows if select(r)]
+    return tuple((a, b) for a, b in found if b is not None)
+
+
+def contrasts(runs: pd.DataFrame, baseline: dict) -> list[Contrast]:
+    """Attention vs none, then each level of each factor vs the baseline's level; contrasts without pairs dropped."""
+    out = []
+    for corpus, df in runs.groupby("corpus", sort=True):
+        rows = df.to_dict("records")
+        out.append(Contrast(corpus, "attention", "any score", NO_ATTENTION,
+                            _pairs(rows, lambda r: r["attention"], score=NO_ATTENTION)))
+        for factor in FACTORS:
+            base = baseline.get(factor)
+            for level in sorted(set(df[factor]) - {base}):
+                out.append(Contrast(corpus, factor, level, str(base),
+                                    _pairs(rows, lambda r, f=factor, lv=level: r[f] == lv, **{factor: base})))
+    return [c for c in out if c.pairs]

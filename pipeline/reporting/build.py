@@ -1,0 +1,54 @@
+"""Assemble the report: load the artifacts, build each section, write HTML, Markdown, CSV and plot data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import results as res
+from pipeline.reporting import behaviour, render, sections
+from pipeline.reporting.context import Context, ReportConfig
+from pipeline.reporting.provenance import provenance_section
+
+TITLE = "attnbench: attention in recurrent encoder-decoders"
+
+
+def build_sections(ctx: Context, project: Path, diagnose_png: Path | None) -> list[render.Section]:
+    """Every section, in report order."""
+    return [sections.summary(ctx), sections.leaderboard(ctx), sections.main_effects(ctx),
+            sections.length_section(ctx), sections.cost_section(ctx), behaviour.attention_section(ctx),
+            behaviour.diagnostic_section(ctx, diagnose_png), behaviour.curves_section(ctx),
+            provenance_section(ctx, project)]
+
+
+def write_plot_data(ctx: Context, out: Path) -> None:
+    """Long-format data for `dvc plots` (pipeline/report_lines_template.json colours lines by `series`):
+    length.csv (every run, split, decode and bucket), length_by_config.csv (mean over seeds, the report's decode)
+    and curves.csv (every run's validation curve)."""
+    keys = ["run", "corpus", "config", *res.FACTORS, "seed"]
+    b = ctx.results.buckets.merge(ctx.runs[keys], on="run")
+    b["bucket"] = [f"{lo}-{'' if pd.isna(hi) else int(hi)}" for lo, hi in zip(b["lo"], b["hi"], strict=True)]
+    b.assign(series=b["run"]).to_csv(out / "length.csv", index=False)
+    chosen = b[b["decode"] == ctx.cfg.decode].assign(series=b["corpus"] + " " + b["config"])
+    mean = chosen.groupby(["series", "split", "bucket", "lo"], as_index=False)[["length", "bleu"]].mean()
+    mean.sort_values(["series", "split", "lo"]).to_csv(out / "length_by_config.csv", index=False)
+    ctx.results.curves.assign(series=ctx.results.curves["run"]).to_csv(out / "curves.csv", index=False)
+
+
+def build_report(cfg: ReportConfig, artifacts: Path, data: Path, out: Path, project: Path | None = None) -> Path:
+    """Write `out/{index.html, report.md, results.csv, figures/, plots/}` from the artifacts; returns `out`."""
+    artifacts, data, out = Path(artifacts), Path(data), Path(out)
+    for sub in ("figures", "plots"):
+        shutil.rmtree(out / sub, ignore_errors=True)
+        (out / sub).mkdir(parents=True)
+    diag_dir = artifacts / "diagnose"
+    ctx = Context(cfg, res.load_results(artifacts), artifacts, data, out / "figures",
+                  res.load_diagnose(diag_dir / "metrics.json"))
+    secs = build_sections(ctx, Path(project or Path.cwd()), diag_dir / "attention.png")
+    ctx.runs.sort_values(["corpus", "config", "seed"]).to_csv(out / "results.csv", index=False)
+    write_plot_data(ctx, out / "plots")
+    (out / "report.md").write_text(render.to_markdown(TITLE, secs), encoding="utf-8")
+    (out / "index.html").write_text(render.to_html(TITLE, secs, out / "figures"), encoding="utf-8")
+    return out

@@ -1,0 +1,68 @@
+"""The provenance section: data sizes, tokenizer, metric signatures, seeds, device, versions, commit, caveat."""
+
+from __future__ import annotations
+
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import results as res
+from pipeline.reporting.context import Context
+from pipeline.reporting.render import Section, Table
+
+LIBRARIES = ("torch", "lightning", "sacrebleu", "sentencepiece", "datasets", "dvc", "mlflow", "numpy", "matplotlib")
+
+
+def git_commit(cwd: Path) -> str:
+    """HEAD of the checkout ('unknown' outside git)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries the numbers depend on."""
+    out = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _splits_table(corpus: str, stats: dict) -> Table:
+    splits = {k: v for k, v in stats.items() if isinstance(v, dict) and "pairs" in v}
+    frame = pd.DataFrame({"split": list(splits), "pairs": [v["pairs"] for v in splits.values()]})
+    return Table(f"{corpus}: split sizes (data/{corpus}/prepared/stats.json)", frame)
+
+
+def _unique(series: pd.Series) -> str:
+    return ", ".join(sorted({str(x) for x in series.dropna()})) or "unknown"
+
+
+def provenance_section(ctx: Context, project: Path) -> Section:
+    """Everything needed to tell where the numbers come from."""
+    sec = Section("Provenance")
+    for corpus in ctx.corpora:
+        info = res.load_corpus_info(ctx.data, corpus)
+        runs = ctx.runs[ctx.runs["corpus"] == corpus]
+        sec.tables.append(_splits_table(corpus, info["stats"]))
+        meta = info["meta"]
+        tok = (f"sentencepiece {meta.get('model_type', '?')}, vocab src {meta.get('src_vocab_size', '?')} / tgt "
+               f"{meta.get('tgt_vocab_size', '?')}, joint={meta.get('joint', '?')}") if meta else "unknown"
+        sec.paragraphs += [
+            f"{corpus}: {len(runs)} runs, {runs['config'].nunique()} configurations; seeds {_unique(runs['seed'])}.",
+            f"{corpus}: tokenizer {tok} (data/{corpus}/tokenized/meta.json).",
+            f"{corpus}: sacreBLEU signature (BLEU) {_unique(runs['signature_bleu'])}; (chrF) "
+            f"{_unique(runs['signature_chrf'])}.",
+            f"{corpus}: device {_unique(runs['device'])}; FLOPs by {_unique(runs['flops_method'])}."]
+    versions = ", ".join(f"{k} {v}" for k, v in library_versions().items())
+    sec.paragraphs += [f"Libraries: {versions}.", f"Git commit: {git_commit(project)}."]
+    if ctx.cfg.caveat:
+        sec.paragraphs.append(f"Budget caveat: {ctx.cfg.caveat}")
+    return sec

@@ -1,0 +1,164 @@
+"""Section builders for the quantitative parts: summary, leaderboard, main effects, length, quality vs cost."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from pipeline import results as res
+from pipeline.reporting import analysis, figures, significance
+from pipeline.reporting.context import Context
+from pipeline.reporting.render import Figure, Section, Table
+
+SEPARATING = ("test_long BLEU", "steps to target", "AER", "train time (s)", "FLOPs/token")
+
+
+def fmt(mean, std=None, digits: int = 1) -> str:
+    """`mean ± std` (std left out when undefined); '—' for a missing value."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "—"
+    text = f"{mean:,.{digits}f}"
+    return text if std is None or math.isnan(std) else f"{text} ± {std:.{digits}f}"
+
+
+def _best_of(df: pd.DataFrame, col: str, higher: bool) -> str:
+    ok = df.dropna(subset=[col])
+    if ok.empty:
+        return "n/a"
+    row = ok.loc[ok[col].idxmax() if higher else ok[col].idxmin()]
+    return f"{row['config']} ({fmt(row[col], digits=3 if col == 'test_aer' else 1)})"
+
+
+def summary(ctx: Context) -> Section:
+    """Saturation notes first: where in-distribution BLEU no longer separates variants, say what still does."""
+    sec, d = Section("Summary"), ctx.cfg.decode
+    for corpus in ctx.corpora:
+        df = ctx.configs[ctx.configs["corpus"] == corpus]
+        sat = ctx.saturated.get(corpus)
+        if sat:
+            sec.paragraphs.append(
+                f"{corpus}: in-distribution BLEU is saturated — the {sat['configs']} attention configurations score "
+                f"{sat['min']:.1f}–{sat['max']:.1f} test BLEU ({d}; spread {sat['spread']:.2f} < "
+                f"{ctx.cfg.saturation_spread} points, all > {ctx.cfg.saturation_floor}), so test BLEU does not rank "
+                f"them. What still separates them: test_long BLEU (best {_best_of(df, f'test_long_{d}_bleu', True)}), "
+                f"steps to target (best {_best_of(df, 'steps_to_target', False)}), AER (best "
+                f"{_best_of(df, 'test_aer', False)}), training time (least {_best_of(df, 'train_time_s', False)}).")
+        else:
+            sec.paragraphs.append(f"{corpus}: best test BLEU ({d}) {_best_of(df, f'test_{d}_bleu', True)}; "
+                                  f"best test_long BLEU {_best_of(df, f'test_long_{d}_bleu', True)}.")
+    if ctx.cfg.caveat:
+        sec.paragraphs.append(f"Budget caveat: {ctx.cfg.caveat}")
+    return sec
+
+
+def leaderboard(ctx: Context) -> Section:
+    """Per config and corpus: quality (mean ± std over seeds) and cost; bold marks the best of each column."""
+    sec = Section("Leaderboard", [f"Mean ± std over seeds. Long-bucket and test_long BLEU, latency: {ctx.cfg.decode} "
+                                  "search. AER on the test sentences with gold alignments. Bold: best per column."])
+    for corpus in ctx.corpora:
+        cols = analysis.leaderboard_columns(ctx.cfg.decode)
+        if corpus in ctx.saturated:  # lead with what still separates the variants
+            cols = sorted(cols, key=lambda c: c.header not in SEPARATING)
+        df = ctx.configs[ctx.configs["corpus"] == corpus]
+        lead = next(c.source for c in cols if df[c.source].notna().any())
+        df = df.sort_values(lead, ascending=False).reset_index(drop=True)
+        frame = pd.DataFrame({"config": df["config"], "seeds": df["seeds"]})
+        for c in cols:
+            frame[c.header] = [fmt(m, s, c.digits) for m, s in zip(df[c.source], df[c.source + "_std"], strict=True)]
+        bold = analysis.best_mask(df, cols).set_axis([c.header for c in cols], axis=1)
+        sec.tables.append(Table(f"{corpus}: leaderboard", frame, bold))
+    return sec
+
+
+def _bootstraps(ctx: Context, corpus: str, split: str) -> dict:
+    """Observed BLEU and bootstrap samples of every run of `corpus` on `split` that has hypotheses."""
+    refs = res.load_references(ctx.data, corpus, split)
+    if not refs:
+        return {}
+    counts = significance.resample_counts(len(refs), ctx.cfg.bootstrap_samples, ctx.cfg.bootstrap_seed)
+    out = {}
+    for row in ctx.runs[ctx.runs["corpus"] == corpus].itertuples():
+        try:
+            hyps = res.load_hyps(ctx.artifacts, corpus, row.variant, split, ctx.cfg.decode)
+        except FileNotFoundError:
+            continue
+        out[row.run] = significance.bootstrap_bleu(significance.sentence_stats(hyps, refs), counts)
+    return out
+
+
+def effect_rows(ctx: Context) -> list[dict]:
+    """One row per (contrast, split): the paired bootstrap test of mean BLEU(level) − BLEU(baseline level)."""
+    rows = []
+    for corpus in ctx.corpora:
+        for split in res.SPLITS:
+            boot = _bootstraps(ctx, corpus, split)
+            for con in analysis.contrasts(ctx.runs[ctx.runs["run"].isin(boot)], ctx.cfg.baseline):
+                test = significance.paired_test([(boot[a], boot[b]) for a, b in con.pairs])
+                level = sum(boot[a][0] for a, _ in con.pairs) / len(con.pairs)
+                rows.append({"corpus": corpus, "contrast": con.label, "split": split, "pairs": test.n_pairs,
+                             "level BLEU": level, "base BLEU": level - test.delta, "test": test})
+    return rows
+
+
+def main_effects(ctx: Context) -> Section:
+    """Britz et al. (2017)-style table: each factor's mean BLEU difference with its paired-bootstrap p-value."""
+    a = ctx.cfg.alpha
+    sec = Section("Main effects", [
+        f"Each contrast pairs every run at a level with the run that differs only in that factor (same seed and "
+        f"other factors) and tests the mean BLEU difference ({ctx.cfg.decode} search) with a paired bootstrap over "
+        f"test sentences ({ctx.cfg.bootstrap_samples} resamples, seed {ctx.cfg.bootstrap_seed}): our own resampling "
+        f"of sacreBLEU's corpus-BLEU sufficient statistics, two-sided, centred on the null. Baseline: "
+        f"{res.config_id(ctx.cfg.baseline)}; 'attention' compares every attention run with its '{res.NO_ATTENTION}' "
+        f"twin."])
+    rows = effect_rows(ctx)
+    frame = pd.DataFrame([{
+        "corpus": r["corpus"], "contrast": r["contrast"], "split": r["split"], "pairs": r["pairs"],
+        "level BLEU": fmt(r["level BLEU"]), "base BLEU": fmt(r["base BLEU"]), "Δ BLEU": f"{r['test'].delta:+.2f}",
+        "95% CI": f"[{r['test'].ci_low:+.2f}, {r['test'].ci_high:+.2f}]", "p": f"{r['test'].p_value:.3f}",
+        "significant": "yes" if r["test"].p_value < a else "no"} for r in rows])
+    if frame.empty:
+        sec.paragraphs.append("No contrast has matched pairs with hypothesis files; nothing to test.")
+        return sec
+    sec.tables.append(Table("Main effects (Δ = level − baseline level)", frame))
+    weak = [f"{r['corpus']} {r['contrast']} on {r['split']} (Δ {r['test'].delta:+.2f}, p = {r['test'].p_value:.3f})"
+            for r in rows if r["test"].p_value >= a]
+    sec.paragraphs.append(f"Not significant (p ≥ {a}): " + "; ".join(weak) + "." if weak
+                          else f"Every difference above is significant at p < {a}.")
+    return sec
+
+
+def length_section(ctx: Context) -> Section:
+    """BLEU against source length per score, test and test_long (cf. Bahdanau et al. 2014, fig. 2)."""
+    sec = Section("Length robustness", [f"Runs with the baseline's cell, direction and decoder; {ctx.cfg.decode} "
+                                        "search; mean over seeds. Solid: test; dashed: test_long (longer than any "
+                                        "training sentence)."])
+    b = ctx.results.buckets.merge(ctx.runs[["run", "corpus", *res.FACTORS]], on="run")
+    for corpus in ctx.corpora:
+        df = ctx.baseline_slice(b[(b["corpus"] == corpus) & (b["decode"] == ctx.cfg.decode)])
+        if df.empty:
+            continue
+        name = f"length_{corpus}.png"
+        figures.save(figures.length_curves(df), ctx.figures / name)
+        sec.figures.append(Figure(name, f"{corpus}: BLEU by source length, one line per attention score"))
+    return sec
+
+
+def cost_section(ctx: Context) -> Section:
+    """Quality against training time and FLOPs/token per config, with the Pareto front."""
+    d = ctx.cfg.decode
+    sec = Section("Quality vs cost", ["Each point is a configuration (mean over seeds); the red step line is the "
+                                      "Pareto front (nothing cheaper is at least as good)."])
+    for corpus in ctx.corpora:
+        df = ctx.configs[ctx.configs["corpus"] == corpus]
+        quality = [q for q in (f"test_{d}_bleu", f"test_long_{d}_bleu") if df[q].notna().any()]
+        costs = [c for c in ("train_time_s", "flops_per_tgt_token") if df[c].notna().any()]
+        if not quality or not costs:
+            continue
+        name = f"cost_{corpus}.png"
+        figures.save(figures.quality_vs_cost(df, quality, costs), ctx.figures / name)
+        sec.figures.append(Figure(name, f"{corpus}: BLEU against training time and FLOPs per target token"))
+        front = df.iloc[analysis.pareto_front(df["train_time_s"].to_numpy(float), df[quality[0]].to_numpy(float))]
+        sec.paragraphs.append(f"{corpus}: Pareto front of {quality[0]} vs training time: "
+                              + ", ".join(front["config"]) + ".")
+    return sec

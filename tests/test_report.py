@@ -1,0 +1,273 @@
+"""Report stage: sections, figures, results.csv, plot data, the significance test, the tolerant diagnose loader.
+
+STAND-IN DATA: until the lead's tiny real grid lands (a session fixture in tests/conftest.py), `write_standin`
+below fabricates contract-shaped artifacts (DESIGN.md "Evaluation") from a made-up corpus and made-up systems.
+Its numbers mean nothing; only the file shapes follow the contract. Swap `standin` for the real fixture then.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import image
+from sacrebleu.metrics import BLEU, CHRF
+
+from pipeline import results as res
+from pipeline.report import log_report_to_mlflow, report_config
+from pipeline.reporting import analysis, significance
+from pipeline.reporting.build import build_report
+
+HEADINGS = ("Summary", "Leaderboard", "Main effects", "Length robustness", "Quality vs cost",
+            "Where attention looks", "Planted-signal diagnostic", "Training curves", "Provenance")
+BASELINE = {"cell": "gru", "direction": "bi", "decoder": "luong", "score": "general"}
+# config -> (word error rate on test, on test_long); "dot" copies "general" exactly (a known non-difference)
+SYSTEMS = {("gru", "bi", "none"): (0.35, 0.7), ("gru", "bi", "dot"): (0.08, 0.15),
+           ("gru", "bi", "general"): (0.08, 0.15), ("gru", "bi", "concat"): (0.06, 0.2),
+           ("lstm", "bi", "general"): (0.1, 0.2), ("gru", "uni", "general"): (0.15, 0.3)}
+SEEDS = (1, 2)
+WORDS = ["un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "onze", "douze", "treize",
+         "vingt", "cent", "mille"]
+
+
+# ---------------------------------------------------------------- stand-in artifacts (NOT real model output)
+def _records(rng, split: str, lengths: range, n: int) -> list[dict]:
+    out = []
+    for i in range(n):
+        words = list(rng.choice(WORDS, int(rng.choice(lengths))))
+        sure = [[j, j] for j in range(len(words))]
+        out.append({"id": f"{split}-{i:06d}", "src": " ".join(words).upper(), "tgt": " ".join(words),
+                    "src_words": [w.upper() for w in words], "tgt_words": words, "sure": sure,
+                    "possible": sure + [[j, j + 1] for j in range(len(words) - 1)]})
+    return out
+
+
+def _corrupt(rng, recs: list[dict], rate: float) -> list[str]:
+    return [" ".join("xxx" if rng.random() < rate else w for w in r["tgt_words"]) for r in recs]
+
+
+def _decode_block(hyps, recs, rng) -> dict:
+    refs, lens = [r["tgt"] for r in recs], [len(r["src_words"]) for r in recs]
+    buckets = []
+    for lo in range(1, 51, 10):
+        idx = [i for i, n in enumerate(lens) if lo <= n <= lo + 9]
+        if idx:
+            bleu = BLEU().corpus_score([hyps[i] for i in idx], [[refs[i] for i in idx]]).score
+            buckets.append({"lo": lo, "hi": lo + 9, "count": len(idx), "mean_len": lo + 4.5, "bleu": bleu})
+    bleu, chrf = BLEU(), CHRF()
+    return {"bleu": bleu.corpus_score(hyps, [refs]).score, "chrf": chrf.corpus_score(hyps, [refs]).score,
+            "signature": {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())},
+            "buckets": buckets, "bleu_length_slope": -0.1, "latency_ms": float(rng.uniform(1, 5)),
+            "sentences_per_s": 300.0}
+
+
+def _write_run(root: Path, data: dict, cell, direction, score, seed, rates) -> None:
+    variant = f"{cell}-{direction}-luong-{score}-s{seed}"
+    d = root / "artifacts" / "numbers" / variant
+    (d / "hyps").mkdir(parents=True)
+    rng = np.random.default_rng(hash((cell, direction, "general" if score == "dot" else score, seed)) % 2**32)
+    splits = {}
+    for split, rate in zip(("test", "test_long"), rates, strict=True):
+        block = {}
+        for decode, scale in (("greedy", 1.0), ("beam", 0.9)):
+            hyps = _corrupt(rng, data[split], rate * scale)
+            (d / "hyps" / f"{split}.{decode}.txt").write_text("\n".join(hyps) + "\n")
+            block[decode] = _decode_block(hyps, data[split], rng)
+        block["beam"]["beam_size"] = 5
+        block["alignment"] = None if score == "none" else {"aer": rate, "precision": 1 - rate, "recall": 0.9}
+        splits[split] = block
+    factors = {"cell": cell, "direction": direction, "decoder": "luong", "score": score, "seed": seed}
+    cost = {"params": 100_000 + 5000 * len(score), "flops_per_tgt_token": 2e5 * (1 + len(score) / 10),
+            "flops_method": "analytic", "train_time_s": 60 + 10 * len(score) + seed, "train_tgt_tokens_per_s": 5e3,
+            "peak_mem_mb": 300.0, "device": "cpu"}
+    (d / "eval.json").write_text(json.dumps({"run": f"numbers-{variant}", "corpus": "numbers", "variant": variant,
+                                             "factors": factors, "splits": splits, "cost": cost}))
+    final = 100 * (1 - rates[0])
+    curve = [{"step": 100 * k, "wall_s": 6.0 * k, "train_loss": 3 / k, "val_loss": 3.2 / k,
+              "val_bleu": final * (1 - 0.8 ** k)} for k in range(1, 11)]
+    (d / "curves.json").write_text(json.dumps(curve))
+    (d / "train.json").write_text(json.dumps({"steps": 1000, "epochs": 5, "best_step": 1000, "best_val_bleu": final,
+                                              "train_time_s": cost["train_time_s"], "train_tgt_tokens_per_s": 5e3,
+                                              "peak_mem_mb": 300.0, "resumed_from_step": None}))
+    if score != "none":
+        items = [{"id": r["id"], "src_words": r["src_words"], "hyp_words": r["tgt_words"],
+                  "weights": (0.7 * np.eye(len(r["src_words"])) + 0.3 / len(r["src_words"])).tolist(),
+                  "sure": r["sure"], "possible": r["possible"]} for r in data["test"][:3]]
+        (d / "attention.json").write_text(json.dumps({"items": items}))
+
+
+def write_standin(root: Path, systems: dict = SYSTEMS) -> Path:
+    """Fabricate prepared data + a small ablation grid of contract-shaped artifacts under `root`."""
+    rng = np.random.default_rng(0)
+    data = {"test": _records(rng, "test", range(1, 31), 80), "test_long": _records(rng, "test_long", range(31, 51), 30)}
+    prep = root / "data" / "numbers" / "prepared"
+    prep.mkdir(parents=True)
+    for split, recs in data.items():
+        (prep / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    (prep / "stats.json").write_text(json.dumps({s: {"pairs": len(r), "src_len": {}, "tgt_len": {}}
+                                                 for s, r in data.items()} | {"filtered": {}}))
+    (root / "data" / "numbers" / "tokenized").mkdir(parents=True)
+    (root / "data" / "numbers" / "tokenized" / "meta.json").write_text(json.dumps(
+        {"src_vocab_size": 64, "tgt_vocab_size": 64, "pad_id": 0, "unk_id": 1, "bos_id": 2, "eos_id": 3,
+         "joint": False, "model_type": "unigram"}))
+    for (cell, direction, score), rates in systems.items():
+        for seed in SEEDS:
+            _write_run(root, data, cell, direction, score, seed, rates)
+    (root / "artifacts" / "diagnose").mkdir()
+    (root / "artifacts" / "diagnose" / "metrics.json").write_text(json.dumps(
+        {s: {"attention_mass": 0.2 + 0.1 * i, "accuracy": 0.9} for i, s in enumerate(["dot", "general", "concat"])}))
+    return root
+
+
+def _params(**over) -> dict:
+    return {"grid": {"baseline": BASELINE}, "report": {"baseline": None, "bootstrap_samples": 300, **over}}
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory) -> Path:
+    root = write_standin(tmp_path_factory.mktemp("standin"))
+    return build_report(report_config(_params()), root / "artifacts", root / "data", root / "reports", root)
+
+
+# ---------------------------------------------------------------- the report
+def test_every_section_in_html_and_markdown_in_order(standin):
+    page, md = (standin / "index.html").read_text(), (standin / "report.md").read_text()
+    for text, pattern in ((page, "<h2>{}</h2>"), (md, "## {}\n")):
+        positions = [text.find(pattern.format(h)) for h in HEADINGS]
+        assert -1 not in positions and positions == sorted(positions)
+
+
+def test_figures_decode_and_are_not_blank(standin):
+    pngs = sorted((standin / "figures").glob("*.png"))
+    expected = {"length_numbers.png", "cost_numbers.png", "attention_numbers.png", "diagnose.png",
+                "curves_numbers.png"}
+    assert expected <= {p.name for p in pngs}
+    for p in pngs:
+        img = image.imread(p)
+        assert img.shape[0] > 100 and img.shape[1] > 100 and img[..., :3].std() > 0.02, p.name
+
+
+def test_html_is_self_contained_and_markdown_links_resolve(standin):
+    page, md = (standin / "index.html").read_text(), (standin / "report.md").read_text()
+    links = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", md)
+    assert links and all((standin / link).is_file() for link in links)
+    assert page.count("src='data:image/png;base64,") == len(links)
+    assert "src='figures/" not in page and "http" not in re.sub(r"<p>.*?</p>", "", page)
+
+
+def test_results_csv_has_one_row_per_run(standin):
+    table = pd.read_csv(standin / "results.csv")
+    assert len(table) == len(SYSTEMS) * len(SEEDS)
+    assert not table.duplicated(["corpus", "variant"]).any()
+    assert {"cell", "direction", "decoder", "score", "seed", "test_beam_bleu", "steps_to_target"} <= set(table)
+
+
+def test_leaderboard_marks_best_and_main_effects_name_non_significant(standin):
+    md = (standin / "report.md").read_text()
+    assert "**" in md.split("## Leaderboard")[1].split("## Main effects")[0]
+    effects = md.split("## Main effects")[1].split("## Length robustness")[0]
+    assert "attention: any score vs none" in effects
+    assert re.search(r"Not significant \(p ≥ 0\.05\):.*score: dot vs general on test \(Δ \+0\.00, p = 1\.000\)",
+                     effects)
+    assert "saturated" not in md
+
+
+def test_plot_data_for_dvc(standin):
+    length = pd.read_csv(standin / "plots" / "length.csv")
+    assert {"run", "split", "bucket", "bleu"} <= set(length) and set(length["split"]) == {"test", "test_long"}
+    by_config = pd.read_csv(standin / "plots" / "length_by_config.csv")
+    assert by_config["series"].nunique() == len(SYSTEMS) and not by_config["bleu"].isna().any()
+    curves = pd.read_csv(standin / "plots" / "curves.csv")
+    assert curves["series"].nunique() == len(SYSTEMS) * len(SEEDS) and {"step", "wall_s", "val_bleu"} <= set(curves)
+
+
+def test_saturated_corpus_leads_with_what_still_separates(tmp_path):
+    systems = {k: (0.002, v[1]) for k, v in SYSTEMS.items() if k[2] != "none"}
+    root = write_standin(tmp_path, systems | {("gru", "bi", "none"): (0.3, 0.7)})
+    out = build_report(report_config(_params()), root / "artifacts", root / "data", root / "reports", root)
+    md = (out / "report.md").read_text()
+    assert "numbers: in-distribution BLEU is saturated" in md
+    header = md.split("*numbers: leaderboard*")[1].split("\n")[2]
+    assert header.startswith("| config | seeds | test_long BLEU |")
+
+
+# ---------------------------------------------------------------- significance (known answers)
+def _sents(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, int(rng.integers(3, 12)))) for _ in range(n)]
+
+
+def test_identical_systems_are_not_significant():
+    refs = _sents()
+    hyps = [" ".join(w if i % 3 else "xxx" for i, w in enumerate(r.split())) for r in refs]
+    counts = significance.resample_counts(len(refs), 500, 1)
+    a = significance.bootstrap_bleu(significance.sentence_stats(hyps, refs), counts)
+    result = significance.paired_test([(a, a)])
+    assert result.delta == 0 and result.p_value == pytest.approx(1.0)
+
+
+def test_right_everywhere_beats_wrong_everywhere():
+    refs = _sents()
+    counts = significance.resample_counts(len(refs), 500, 1)
+    right = significance.bootstrap_bleu(significance.sentence_stats(refs, refs), counts)
+    wrong = significance.bootstrap_bleu(significance.sentence_stats(["xxx yyy"] * len(refs), refs), counts)
+    result = significance.paired_test([(right, wrong)])
+    assert result.delta == pytest.approx(100) and result.p_value < 0.05 and result.ci_low > 90
+
+
+def test_bleu_from_totals_matches_sacrebleu():
+    refs, hyps = _sents(60, 1), _sents(60, 2)
+    hyps[:30] = refs[:30]
+    for lo, hi in ((0, 60), (0, 3), (28, 33), (40, 41)):
+        stats = significance.sentence_stats(hyps[lo:hi], refs[lo:hi])
+        ours = significance.bleu_from_totals(stats.sum(axis=0, keepdims=True))[0]
+        assert ours == pytest.approx(BLEU().corpus_score(hyps[lo:hi], [refs[lo:hi]]).score, abs=1e-9)
+
+
+# ---------------------------------------------------------------- pieces
+def test_contrasts_pair_runs_differing_in_one_factor():
+    rows = [dict(corpus="c", cell=c, direction="bi", decoder="luong", score=s, seed=1, run=f"{c}-{s}",
+                 attention=s != "none") for c, s in [("gru", "none"), ("gru", "dot"), ("gru", "general"),
+                                                     ("lstm", "general")]]
+    found = {c.label: c.pairs for c in analysis.contrasts(pd.DataFrame(rows), BASELINE)}
+    assert found["attention: any score vs none"] == (("gru-dot", "gru-none"), ("gru-general", "gru-none"))
+    assert found["cell: lstm vs gru"] == (("lstm-general", "gru-general"),)
+    assert found["score: none vs general"] == (("gru-none", "gru-general"),)
+
+
+def test_pareto_front():
+    cost, quality = np.array([1.0, 2.0, 3.0, 4.0]), np.array([10.0, 5.0, 20.0, 20.0])
+    assert analysis.pareto_front(cost, quality).tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("raw", [
+    {"dot": {"attention_mass": 0.5, "accuracy": 0.9}},
+    {"variants": {"dot": {"mass": 0.5, "acc": 0.9}}},
+    [{"score": "dot", "planted_mass": 0.5, "accuracy": 0.9}],
+])
+def test_diagnose_loader_is_tolerant(tmp_path, raw):
+    (tmp_path / "m.json").write_text(json.dumps(raw))
+    df = res.load_diagnose(tmp_path / "m.json")
+    assert df.to_dict("records") == [{"variant": "dot", "attention_mass": 0.5, "accuracy": 0.9}]
+
+
+def test_log_report_to_mlflow_logs_to_the_grid_run(tmp_path, standin):
+    mlflow = pytest.importorskip("mlflow")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    class Tracking:  # stand-in for pipeline.tracking, on a throwaway file store
+        ROLE = "attnbench.role"
+        tracking_uri = staticmethod(lambda: uri)
+        experiment_id = staticmethod(lambda corpus: mlflow.tracking.MlflowClient(uri).create_experiment(corpus))
+        end_grid_parent = staticmethod(lambda corpus: None)
+
+    client = mlflow.tracking.MlflowClient(uri)
+    exp = Tracking.experiment_id("numbers")
+    Tracking.experiment_id = staticmethod(lambda corpus: exp)
+    parent = client.create_run(exp, tags={Tracking.ROLE: "grid"}).info.run_id
+    assert log_report_to_mlflow(standin, ["numbers"], Tracking) == [parent]
+    assert "report/index.html" in {f.path for f in client.list_artifacts(parent, "report")}
