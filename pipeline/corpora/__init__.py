@@ -20,7 +20,7 @@ CORPORA: dict[str, type[CorpusConfig]] = {}
 class CorpusConfig:
     """Base of every corpus config: filters applied to the train split only (test data is never altered)."""
 
-    name: ClassVar[str] = ""
+    corpus: ClassVar[str] = ""  # the registered name, set by @register_corpus
     max_train_words: int | None = None  # drop train pairs whose source or target has more words
     dedup_train: bool = False  # drop repeated (src, tgt) train pairs
 
@@ -34,7 +34,7 @@ def register_corpus(name: str):
     def add(cls: type[CorpusConfig]) -> type[CorpusConfig]:
         if name in CORPORA:
             raise ValueError(f"corpus {name!r} is already registered by {CORPORA[name].__qualname__}")
-        cls.name = name
+        cls.corpus = name
         CORPORA[name] = cls
         return cls
 

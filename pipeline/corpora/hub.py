@@ -1,4 +1,4 @@
-"""`hub`: a Hugging Face translation dataset (`load_dataset(name, config)`), or one saved with `save_to_disk`."""
+"""`hub`: a Hugging Face translation dataset (`load_dataset(dataset, config)`), or one saved with `save_to_disk`."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pipeline.records import DataError, Record, text_record, with_ids
 @register_corpus("hub")
 @dataclass(frozen=True, kw_only=True)
 class HubConfig(CorpusConfig):
-    """`name`: Hub id or local `save_to_disk` folder; rows hold `column[src_lang]` and `column[tgt_lang]`."""
+    """`dataset`: Hub id or local `save_to_disk` folder; rows hold `column[src_lang]` and `column[tgt_lang]`."""
 
-    name: str = "iwslt2017"
+    dataset: str = "iwslt2017"
     config: str | None = "iwslt2017-de-en"
     src_lang: str = "de"
     tgt_lang: str = "en"
@@ -37,12 +37,12 @@ def open_dataset(cfg: HubConfig):
     import datasets  # slow import: only when this corpus is used
 
     try:
-        if Path(cfg.name, "dataset_dict.json").is_file():
-            return datasets.load_from_disk(cfg.name)
-        return datasets.load_dataset(cfg.name, cfg.config)
+        if Path(cfg.dataset, "dataset_dict.json").is_file():
+            return datasets.load_from_disk(cfg.dataset)
+        return datasets.load_dataset(cfg.dataset, cfg.config)
     except Exception as e:  # network, missing dataset, bad config: all user-facing
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(f"cannot load dataset ({type(e).__name__}): {first}", cfg.name) from None
+        raise DataError(f"cannot load dataset ({type(e).__name__}): {first}", cfg.dataset) from None
 
 
 def split_records(rows, cfg: HubConfig, where: str) -> list[Record]:
@@ -64,6 +64,6 @@ def load_hub(cfg: HubConfig) -> dict[str, list[Record]]:
     out = {}
     for ours, theirs in cfg.splits.items():
         if theirs not in ds:
-            raise DataError(f"no split {theirs!r}; the dataset has {', '.join(ds)}", cfg.name)
-        out[ours] = with_ids(ours, split_records(ds[theirs], cfg, f"{cfg.name}[{theirs}]"))
+            raise DataError(f"no split {theirs!r}; the dataset has {', '.join(ds)}", cfg.dataset)
+        out[ours] = with_ids(ours, split_records(ds[theirs], cfg, f"{cfg.dataset}[{theirs}]"))
     return out

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from pipeline.corpora import CorpusConfig, register_corpus
 from pipeline.records import DataError, Record, pair_lines, with_ids
@@ -31,6 +32,15 @@ SHA256 = {
     "test_2018_flickr.de.gz": "ddd0130c7d97482dc5197a02141dae8dd79f20f03586c480d675c09a32daf608",
 }
 
+ATTRIBUTION = """\
+# multi30k: German → English image descriptions (task 1)
+
+Raw files of github.com/multi30k/dataset `data/task1/raw/`, sha256-checked. Provided by the authors for
+non-commercial research and educational use (the Flickr30K terms). Cite: Elliott, Frank, Sima'an, Specia (2016),
+"Multi30K: Multilingual English-German Image Descriptions", 5th Workshop on Vision and Language.
+Words are `text.split()` (punctuation stays attached); no gold links.
+"""
+
 
 @register_corpus("multi30k")
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +53,7 @@ class Multi30kConfig(CorpusConfig):
     valid: str = "val"
     test: str = "test_2016_flickr"
     cache: str = "data/multi30k/download"
+    attribution: ClassVar[str] = ATTRIBUTION
 
     def __post_init__(self):
         for name in (self.valid, self.test):

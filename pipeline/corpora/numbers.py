@@ -5,7 +5,8 @@ for Korean) and, where a language's group words are space-separated, within the 
 and scale word. Each block is verbalized alone with num2words and located in the whole verbalization (French
 plural agreement "cents"/"vingts"/"millions" is matched up to a final "s"; English "and"/"," between blocks are
 fillers). Blocks link when their digit positions meet and their roles agree ("group" blocks — coarse languages
-like Korean — agree with every role). A number that cannot be located raises: nothing is dropped silently.
+like Korean — agree with every role); a block the other language elides ("one" of "one thousand" → "mille")
+links to that side's scale word. A number that cannot be located raises: nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -114,18 +115,31 @@ def locate(words: list[str], blocks: list[Block], fillers: frozenset[str]) -> li
     return spans
 
 
+def linked(a: Block, b: Block) -> bool:
+    """Blocks express the same digits in the same role (a coarse "group" block matches any role)."""
+    return bool(a.digits & b.digits) and (a.role == b.role or "group" in (a.role, b.role))
+
+
+def block_pairs(src: list[Block], tgt: list[Block]) -> list[tuple[int, int]]:
+    """Linked block index pairs; a block left without a partner because the other language elides it
+    ("one thousand" → "mille") links to the other side's scale word of its group."""
+    pairs = [(a, b) for a in range(len(src)) for b in range(len(tgt)) if linked(src[a], tgt[b])]
+    lone_src = set(range(len(src))) - {a for a, _ in pairs}
+    lone_tgt = set(range(len(tgt))) - {b for _, b in pairs}
+    pairs += [(a, b) for a in lone_src for b, y in enumerate(tgt) if y.role == "scale" and src[a].digits & y.digits]
+    pairs += [(a, b) for b in lone_tgt for a, x in enumerate(src) if x.role == "scale" and tgt[b].digits & x.digits]
+    return pairs
+
+
 def block_links(src: list[Block], tgt: list[Block], src_spans, tgt_spans, src_words, tgt_words):
     """(sure, possible) links: every content word of two linked blocks; sure when a side has one word."""
     sure, possible = set(), set()
-    for a, sa in zip(src, src_spans, strict=True):
-        for b, sb in zip(tgt, tgt_spans, strict=True):
-            if not (a.digits & b.digits) or (a.role != b.role and "group" not in (a.role, b.role)):
-                continue
-            si = [i for i in sa if src_words[i] not in PUNCT]
-            ti = [j for j in sb if tgt_words[j] not in PUNCT]
-            pairs = {(i, j) for i in si for j in ti}
-            possible |= pairs
-            sure |= pairs if min(len(si), len(ti)) == 1 else set()
+    for a, b in block_pairs(src, tgt):
+        si = [i for i in src_spans[a] if src_words[i] not in PUNCT]
+        ti = [j for j in tgt_spans[b] if tgt_words[j] not in PUNCT]
+        pairs = {(i, j) for i in si for j in ti}
+        possible |= pairs
+        sure |= pairs if min(len(si), len(ti)) == 1 else set()
     return sorted(map(list, sure)), sorted(map(list, possible))
 
 

@@ -1,0 +1,50 @@
+"""multi30k from the local mirror (no network in tests): counts, checksums, missing files."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.corpora import corpus_config
+from pipeline.records import DataError, check_record
+
+MIRROR = Path("/work/shared/corpora/multi30k")
+pytestmark = pytest.mark.skipif(not MIRROR.is_dir(), reason="no local Multi30k mirror")
+
+
+def test_counts_from_mirror():
+    splits = corpus_config("multi30k", {"base": str(MIRROR)}).load()
+    assert {k: len(v) for k, v in splits.items()} == {"train": 29000, "valid": 1014, "test": 1000}
+    r = splits["test"][0]
+    check_record(r)
+    assert r.id == "test-000000" and r.sure is None and r.src_words == r.src.split()
+
+
+def test_other_test_set():
+    splits = corpus_config("multi30k", {"base": str(MIRROR), "test": "test_2017_mscoco"}).load()
+    assert len(splits["test"]) == 461
+
+
+def copy_mirror(tmp_path):
+    for f in MIRROR.glob("*.gz"):
+        shutil.copy(f, tmp_path / f.name)
+    return tmp_path
+
+
+def test_checksum_mismatch_names_file(tmp_path):
+    base = copy_mirror(tmp_path)
+    (base / "val.en.gz").write_bytes(b"tampered")
+    with pytest.raises(DataError, match=r"val\.en\.gz: sha256 mismatch"):
+        corpus_config("multi30k", {"base": str(base)}).load()
+
+
+def test_missing_file_names_file(tmp_path):
+    base = copy_mirror(tmp_path)
+    (base / "train.de.gz").unlink()
+    with pytest.raises(DataError, match=r"train\.de\.gz: file not found"):
+        corpus_config("multi30k", {"base": str(base)}).load()
+
+
+def test_unknown_test_set_lists_known():
+    with pytest.raises(Exception, match="known: .*test_2016_flickr"):
+        corpus_config("multi30k", {"test": "test_2099"})
