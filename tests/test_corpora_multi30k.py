@@ -48,3 +48,16 @@ def test_missing_file_names_file(tmp_path):
 def test_unknown_test_set_lists_known():
     with pytest.raises(Exception, match="known: .*test_2016_flickr"):
         corpus_config("multi30k", {"test": "test_2099"})
+
+
+def test_url_base_downloads_into_cache(tmp_path):
+    cache = tmp_path / "cache"
+    cfg = corpus_config("multi30k", {"base": MIRROR.as_uri(), "cache": str(cache), "test": "test_2017_mscoco"})
+    splits = cfg.load()
+    assert len(splits["valid"]) == 1014 and len(splits["test"]) == 461
+    assert (cache / "val.de.gz").is_file() and not list(cache.glob("*.part"))
+
+
+def test_failed_download_names_the_url(tmp_path):
+    with pytest.raises(DataError, match=r"file:.*train\.de\.gz: download failed"):
+        corpus_config("multi30k", {"base": (tmp_path / "empty").as_uri(), "cache": str(tmp_path / "c")}).load()
