@@ -1,0 +1,152 @@
+"""Properties of every registered attention score, and each score against its paper formula."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from tiny_models import single_thread, tiny_cfg  # noqa: F401
+
+from models.attention import SCORES, Attention
+
+B, T, S, H = 3, 4, 6, 16
+LENS = torch.tensor([6, 4, 1])
+
+
+@pytest.fixture
+def inputs():
+    g = torch.Generator().manual_seed(0)
+    query = torch.randn(B, T, H, generator=g)  # (B, T, H)
+    keys = torch.randn(B, S, H, generator=g)  # (B, S, H)
+    mask = torch.arange(S) < LENS[:, None]  # (B, S)
+    return query, keys, mask
+
+
+def build(name: str) -> Attention:
+    torch.manual_seed(0)
+    return Attention(name, H, H, tiny_cfg(score=name))
+
+
+@pytest.mark.parametrize("name", SCORES.names())
+def test_shapes_and_step_is_the_t1_case(name, inputs):
+    query, keys, mask = inputs
+    attn = build(name)
+    context, weights = attn.forward_seq(query, keys, mask)
+    assert context.shape == (B, T, attn.context_dim) and weights.shape == (B, T, S)
+    for t in range(T):
+        c_t, w_t = attn(query[:, t], keys, mask, attn.precompute(keys))
+        assert c_t.shape == (B, attn.context_dim) and w_t.shape == (B, S)
+        torch.testing.assert_close(w_t, weights[:, t])
+        torch.testing.assert_close(c_t, context[:, t])
+
+
+@pytest.mark.parametrize("name", SCORES.names())
+def test_masked_positions_get_exactly_zero(name, inputs):
+    query, keys, mask = inputs
+    _, weights = build(name).forward_seq(query, keys, mask)
+    assert (weights.masked_select(~mask[:, None, :].expand_as(weights)) == 0).all()
+    assert torch.isfinite(weights).all()
+
+
+@pytest.mark.parametrize("name", SCORES.names())
+def test_weights_sum_to_one(name, inputs):
+    query, keys, mask = inputs
+    attn = build(name)
+    total = attn.forward_seq(query, keys, mask)[1].sum(-1)  # (B, T)
+    if attn.score.sums_to_one:
+        torch.testing.assert_close(total, torch.ones(B, T))
+    else:  # local_p: Gaussian-weighted window, as in Luong et al. (2015)
+        assert (total <= 1 + 1e-6).all() and (total > math.exp(-2) - 1e-6).all()
+
+
+@pytest.mark.parametrize("name", SCORES.names())
+def test_gradients_reach_every_parameter(name, inputs):
+    query, keys, mask = inputs
+    attn = build(name)
+    context, weights = attn.forward_seq(query, keys.requires_grad_(), mask)
+    (context.square().sum() + (weights * torch.randn_like(weights)).sum()).backward()
+    for pname, p in attn.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, pname
+
+
+def general(s, q, k):
+    return torch.einsum("bth,hk,bsk->bts", q, s.W.weight, k)
+
+
+FORMULAS = {  # independent of the implementations: raw scores (B, T, S) from query (B, T, H), keys (B, S, H)
+    "none": lambda s, q, k: torch.zeros(B, T, S),
+    "dot": lambda s, q, k: torch.einsum("bth,bsh->bts", q, k),
+    "scaled_dot": lambda s, q, k: torch.einsum("bth,bsh->bts", q, k) / math.sqrt(H),
+    "general": general,
+    "local_p": general,
+    "concat": lambda s, q, k: torch.stack(
+        [
+            torch.stack([s.v(torch.tanh(s.W_q(q[:, t]) + s.W_k(k[:, j]))).squeeze(-1) for j in range(S)], -1)
+            for t in range(T)
+        ],
+        1,
+    ),  # fmt: skip
+    "cosine": lambda s, q, k: s.beta * F.cosine_similarity(q.unsqueeze(2), k.unsqueeze(1), dim=-1),
+    "location": lambda s, q, k: (q @ s.W.weight.T + s.W.bias)[..., :S],
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORMULAS))
+def test_score_equals_its_formula(name, inputs):
+    query, keys, _ = inputs
+    score = build(name).score
+    with torch.no_grad():
+        torch.testing.assert_close(score(query, score.precompute(keys)), FORMULAS[name](score, query, keys))
+
+
+def test_every_registered_score_has_a_formula_test():
+    assert sorted(FORMULAS) == SCORES.names()
+
+
+def test_local_p_window_and_gaussian(inputs):
+    query, keys, mask = inputs
+    attn = build("local_p")
+    D = attn.score.D
+    with torch.no_grad():
+        _, weights = attn.forward_seq(query, keys, mask)  # (B, T, S)
+        p = attn.score.position(query, mask)  # (B, T)
+        raw = general(attn.score, query, keys).masked_fill(~mask[:, None], float("-inf"))
+    for b in range(B):
+        for t in range(T):
+            inside = [s for s in range(S) if abs(s - p[b, t]) <= D and mask[b, s]]
+            assert all(weights[b, t, s] == 0 for s in range(S) if s not in inside)
+            align = raw[b, t, inside].softmax(-1)
+            gauss = torch.exp(-((torch.tensor(inside) - p[b, t]) ** 2) / (2 * (D / 2) ** 2))
+            torch.testing.assert_close(weights[b, t, inside], align * gauss)
+            assert 0 <= p[b, t] <= LENS[b]
+
+
+def test_local_p_uses_each_sentences_true_length(inputs):
+    query, _, mask = inputs
+    p = build("local_p").score.position(query, mask)
+    assert (p[2] <= 1).all() and (p[0] <= 6).all()
+
+
+def test_dot_and_cosine_refuse_unequal_sizes():
+    for name in ("dot", "scaled_dot", "cosine"):
+        with pytest.raises(ValueError, match="query size == key size"):
+            Attention(name, 8, 16, tiny_cfg())
+
+
+def test_location_slices_to_source_length_and_rejects_longer():
+    attn = Attention("location", H, H, tiny_cfg(max_src_len=7))
+    mask = torch.ones(1, 7, dtype=torch.bool)
+    assert attn(torch.randn(1, H), torch.randn(1, 7, H), mask)[1].shape == (1, 7)
+    with pytest.raises(ValueError, match="max_src_len 7"):
+        attn(torch.randn(1, H), torch.randn(1, 8, H), torch.ones(1, 8, dtype=torch.bool))
+
+
+def test_none_has_an_empty_context(inputs):
+    query, keys, mask = inputs
+    context, _ = build("none").forward_seq(query, keys, mask)
+    assert context.shape == (B, T, 0)
+
+
+def test_unknown_score_lists_the_registered_ones():
+    with pytest.raises(ValueError, match="registered: .*general.*local_p"):
+        Attention("bilinear", H, H, tiny_cfg())
