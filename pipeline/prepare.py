@@ -1,4 +1,5 @@
-"""Stage `prepare@<corpus>`: params `corpora.<corpus>` → data/<corpus>/prepared/{<split>.jsonl, stats.json, README.md}.
+"""Stage `prepare@<corpus>`: params `corpora.<corpus>` → data/<corpus>/prepared/{<split>.jsonl, README.md}
+and data/<corpus>/stats.json (a DVC metric, so beside the output folder, not in it).
 
 Usage: python -m pipeline.prepare <corpus> [--params params.yaml] [--out data/<corpus>/prepared]
 """
@@ -56,7 +57,7 @@ def prepare(cfg: CorpusConfig, out: Path) -> dict:
             raise DataError(f"invalid record: {e}", out / f"{split}.jsonl") from None
         write_jsonl(out / f"{split}.jsonl", records)
     stats = {s: split_stats(splits[s]) for s in SPLITS if s in splits} | {"filtered": filtered}
-    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    (out.parent / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     (out / "README.md").write_text(readme(cfg, stats), encoding="utf-8")
     return stats
 

@@ -147,9 +147,9 @@ def load_attention(artifacts: str | Path, corpus: str, variant: str) -> list[dic
 
 
 def load_corpus_info(data: str | Path, corpus: str) -> dict:
-    """`prepared/stats.json` and `tokenized/meta.json` of a corpus ({} for a missing file)."""
+    """`stats.json` and `tokenized/meta.json` of a corpus ({} for a missing file)."""
     root = Path(data) / corpus
-    files = {"stats": root / "prepared" / "stats.json", "meta": root / "tokenized" / "meta.json"}
+    files = {"stats": root / "stats.json", "meta": root / "tokenized" / "meta.json"}
     return {k: (_read_json(p) if p.is_file() else {}) for k, p in files.items()}
 
 

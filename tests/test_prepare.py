@@ -29,15 +29,16 @@ def test_filter_train_counts_what_it_removes():
 
 def test_prepare_writes_splits_stats_readme(tmp_path):
     cfg = corpus_config("numbers", {"sizes": {"train": 40, "valid": 5, "test": 5, "test_long": 5}})
-    stats = prepare(cfg, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "stats.json", "test.jsonl",
-                                                          "test_long.jsonl", "train.jsonl", "valid.jsonl"]
+    out = tmp_path / "prepared"
+    stats = prepare(cfg, out)
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "test.jsonl", "test_long.jsonl", "train.jsonl",
+                                                     "valid.jsonl"]
     assert json.loads((tmp_path / "stats.json").read_text()) == stats
     assert stats["train"]["pairs"] == 40 == sum(stats["train"]["src_len"].values())
     assert stats["filtered"] == {"too_long": 0, "duplicate": 0}
-    first = json.loads((tmp_path / "train.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    first = json.loads((out / "train.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert list(first) == ["id", "src", "tgt", "src_words", "tgt_words", "sure", "possible"]
-    assert read_jsonl(tmp_path / "valid.jsonl") == cfg.load()["valid"]
+    assert read_jsonl(out / "valid.jsonl") == cfg.load()["valid"]
 
 
 def run_stage(tmp_path, corpus, section):

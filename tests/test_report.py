@@ -94,7 +94,7 @@ def _write_run(root: Path, data: dict, cell, direction, score, seed, rates) -> N
                                               "train_time_s": cost["train_time_s"], "train_tgt_tokens_per_s": 5e3,
                                               "peak_mem_mb": 300.0, "resumed_from_step": None}))
     if score != "none":
-        items = [{"id": r["id"], "src_words": r["src_words"], "hyp_words": r["tgt_words"],
+        items = [{"id": r["id"], "src_words": r["src_words"], "tgt_words": r["tgt_words"],
                   "weights": (0.7 * np.eye(len(r["src_words"])) + 0.3 / len(r["src_words"])).tolist(),
                   "sure": r["sure"], "possible": r["possible"]} for r in data["test"][:3]]
         (d / "attention.json").write_text(json.dumps({"items": items}))
@@ -108,7 +108,7 @@ def write_standin(root: Path, systems: dict = SYSTEMS) -> Path:
     prep.mkdir(parents=True)
     for split, recs in data.items():
         (prep / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-    (prep / "stats.json").write_text(json.dumps({s: {"pairs": len(r), "src_len": {}, "tgt_len": {}}
+    (prep.parent / "stats.json").write_text(json.dumps({s: {"pairs": len(r), "src_len": {}, "tgt_len": {}}
                                                  for s, r in data.items()} | {"filtered": {}}))
     (root / "data" / "numbers" / "tokenized").mkdir(parents=True)
     (root / "data" / "numbers" / "tokenized" / "meta.json").write_text(json.dumps(

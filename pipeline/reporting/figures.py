@@ -91,7 +91,7 @@ def _heatmap(ax: plt.Axes, score: str, item: dict) -> None:
     ax.axis("on")
     ax.imshow(w, cmap="Greys", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(item["src_words"])), item["src_words"], rotation=90, fontsize=6)
-    ax.set_yticks(range(len(item["hyp_words"])), item["hyp_words"], fontsize=6)
+    ax.set_yticks(range(len(item["tgt_words"])), item["tgt_words"], fontsize=6)
     ax.set_title(f"{score} — {item['id']}", fontsize=8)
     sure = {tuple(x) for x in item.get("sure") or []}
     possible = {tuple(x) for x in item.get("possible") or []} - sure

@@ -38,7 +38,7 @@ def library_versions() -> dict[str, str]:
 def _splits_table(corpus: str, stats: dict) -> Table:
     splits = {k: v for k, v in stats.items() if isinstance(v, dict) and "pairs" in v}
     frame = pd.DataFrame({"split": list(splits), "pairs": [v["pairs"] for v in splits.values()]})
-    return Table(f"{corpus}: split sizes (data/{corpus}/prepared/stats.json)", frame)
+    return Table(f"{corpus}: split sizes (data/{corpus}/stats.json)", frame)
 
 
 def _unique(series: pd.Series) -> str:

@@ -1,0 +1,25 @@
+# The two commands of the README: `make repro` (set up + run the quick profile), `make test` (set up + tests).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+JOBS ?= 2
+
+.PHONY: setup repro test lint
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Trains JOBS grid members at once (one thread each on a 2-core CPU), then finishes with a plain `dvc repro`.
+repro: setup
+	$(PY) -m pipeline.parallel --jobs $(JOBS)
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .

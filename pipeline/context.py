@@ -1,0 +1,88 @@
+"""What a train or evaluate stage needs about one grid member: its factors, configs, folders and data."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import torch
+
+from models.config import DecodeConfig, ModelConfig, TrainConfig
+from pipeline.grid import Run, runs_from_params
+from pipeline.params import ConfigError, load_params
+from pipeline.tracking import params_hash
+
+
+def model_config(params: dict, run: Run) -> ModelConfig:
+    """`model:` with the run's factors (cell, direction, decoder, score) laid over it."""
+    factors = {"cell": run.cell, "bidirectional": run.direction == "bi", "decoder": run.decoder, "score": run.score}
+    return ModelConfig.from_dict({**params["model"], **factors})
+
+
+@dataclass
+class RunContext:
+    """One grid member resolved against params.yaml and the data folders."""
+
+    key: str
+    run: Run
+    params: dict
+    root: Path = Path(".")
+
+    @classmethod
+    def load(cls, key: str, params_path: str | Path = "params.yaml") -> RunContext:
+        params = load_params(params_path)
+        runs = {r.key: r for r in runs_from_params(params)}
+        if key not in runs:
+            raise ConfigError(f"unknown run {key!r}; runs in params.yaml: {', '.join(runs)}")
+        return cls(key, runs[key], params, Path(params_path).resolve().parent)
+
+    @cached_property
+    def model_cfg(self) -> ModelConfig:
+        return model_config(self.params, self.run)
+
+    @cached_property
+    def train_cfg(self) -> TrainConfig:
+        return TrainConfig.from_dict({**self.params["train"], "seed": self.run.seed})
+
+    @cached_property
+    def decode_cfg(self) -> DecodeConfig:
+        return DecodeConfig.from_dict(self.params["decode"])
+
+    @property
+    def out(self) -> Path:
+        return self.root / "artifacts" / self.run.corpus / self.run.variant
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data" / self.run.corpus / "tokenized"
+
+    @cached_property
+    def meta(self) -> dict:
+        return json.loads((self.data / "meta.json").read_text())
+
+    @cached_property
+    def dataset(self):
+        from datasets import load_from_disk
+
+        return load_from_disk(str(self.data / "dataset"))
+
+    @property
+    def design(self) -> str:
+        """Which design `runs:` points at (`ablation` or `factorial`), for tags."""
+        designs = self.params.get("designs", {})
+        return next((name for name, runs in designs.items() if runs == self.params["runs"]), "custom")
+
+    @property
+    def params_hash(self) -> str:
+        return params_hash(self.params["model"], self.params["train"], self.params["runs"][self.key])
+
+
+def set_threads() -> int:
+    """Torch intra-op threads: `ATTNBENCH_THREADS` (set by the parallel runner), else torch's default."""
+    threads = int(os.environ.get("ATTNBENCH_THREADS", "0"))
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()

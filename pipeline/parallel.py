@@ -1,0 +1,63 @@
+"""Run the pipeline with K grid members training at once, then finish with a plain `dvc repro`.
+
+DVC runs one stage at a time, but releases its repository lock while a stage's command runs, so several
+`dvc --wait-for-lock repro -s <member>` processes can train independent members safely. Each process gets
+cores/K torch threads (two 1-thread jobs beat one 2-thread job on a 2-core CPU; oversubscribing is 10× slower).
+On a GPU the K processes share the device.
+
+    python -m pipeline.parallel --jobs 2        # what `make repro` runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+
+def dvc(*args: str, env: dict | None = None, capture: bool = False) -> subprocess.CompletedProcess:
+    """Run the venv's dvc (the one beside this Python) and fail loudly."""
+    exe = os.path.join(os.path.dirname(sys.executable), "dvc")
+    return subprocess.run([exe, *args], env=env, check=True, text=True, capture_output=capture)
+
+
+def stale_members(group: str = "train") -> list[str]:
+    """Members of a foreach group (`train@...`) that `dvc status` reports as changed, in dvc.yaml order."""
+    status = json.loads(dvc("status", "--json", group, capture=True).stdout or "{}")
+    return [name for name in status if name.startswith(f"{group}@")]
+
+
+def member_env(threads: int) -> dict:
+    env = dict(os.environ, ATTNBENCH_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def run_member(stage: str, threads: int) -> str:
+    """Train and evaluate one member in its own `dvc repro -s` process."""
+    evaluate = stage.replace("train@", "evaluate@", 1)
+    dvc("--wait-for-lock", "repro", "-s", stage, evaluate, env=member_env(threads))
+    return stage
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", "-j", type=int, default=2, help="grid members trained at once")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads per member (default: cores / jobs)")
+    args = parser.parse_args()
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    env = member_env(os.cpu_count() or 1)
+    dvc("repro", "tokenize", "diagnose", env=env)  # the data every member needs, once
+    members = stale_members()
+    print(f"training {len(members)} member(s), {args.jobs} at a time, {threads} thread(s) each", flush=True)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for done in pool.map(run_member, members, [threads] * len(members)):
+            print(f"done: {done}", flush=True)
+    dvc("repro", env=env)  # whatever is left: evaluations of unchanged members, the report
+
+
+if __name__ == "__main__":
+    main()

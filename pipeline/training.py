@@ -1,0 +1,116 @@
+"""Training one grid member with the Lightning Trainer: fixed step budget, selection on validation BLEU only,
+resumable checkpoints, a curve of validation metrics, throughput and memory."""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+CKPT_PARAMS = "params_hash.txt"
+
+
+class Curves(Callback):
+    """Validation metrics per check, wall time, and target tokens/s of the training steps alone.
+
+    Its state lives in the checkpoint, so a resumed run continues its curve and its clocks.
+    """
+
+    def __init__(self):
+        self.rows: list[dict] = []
+        self.train_s = 0.0  # time inside training steps (excludes validation decoding)
+        self.wall_s = 0.0  # whole fit time, accumulated across resumes
+        self.tokens = 0
+        self._t0 = self._wall0 = 0.0
+
+    def on_fit_start(self, trainer, pl_module):
+        self._wall0 = time.perf_counter() - self.wall_s
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self._t0 = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.train_s += time.perf_counter() - self._t0
+        self.tokens += int((batch["tgt_out"] != 0).sum())
+
+    def on_validation_end(self, trainer, pl_module):
+        if trainer.sanity_checking:
+            return
+        self.wall_s = time.perf_counter() - self._wall0
+        m = trainer.callback_metrics
+        row = {"step": trainer.global_step, "wall_s": round(self.wall_s, 2)}
+        for key in ("train/loss", "val/loss", "val/bleu"):
+            if key in m:
+                row[key.replace("/", "_")] = round(float(m[key]), 4)
+        self.rows.append(row)
+
+    def state_dict(self):
+        return {"rows": self.rows, "train_s": self.train_s, "wall_s": self.wall_s, "tokens": self.tokens}
+
+    def load_state_dict(self, state):
+        self.rows, self.train_s, self.wall_s, self.tokens = (state[k] for k in ("rows", "train_s", "wall_s", "tokens"))
+
+
+def resume_point(ckpt_dir: Path, phash: str) -> Path | None:
+    """`last.ckpt` when it was written under the same params; otherwise the folder is cleared (a fresh start)."""
+    stamp = ckpt_dir / CKPT_PARAMS
+    last = ckpt_dir / "last.ckpt"
+    if last.is_file() and stamp.is_file() and stamp.read_text().strip() == phash:
+        return last
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    ckpt_dir.mkdir(parents=True)
+    stamp.write_text(phash + "\n")
+    return None
+
+
+def checkpoint_step(path: Path) -> int:
+    """The global step a checkpoint was saved at."""
+    return int(torch.load(path, map_location="cpu", weights_only=False)["global_step"])
+
+
+def peak_memory_mb() -> float:
+    """CUDA max allocated on GPU, else this process's peak RSS."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_trainer(max_steps: int, val_every: int, clip: float, ckpt_dir: Path, curves: Curves, logger) -> L.Trainer:
+    """A Trainer with a step budget; bf16 autocast on GPU, deterministic fp32 on CPU."""
+    gpu = torch.cuda.is_available()
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/bleu", mode="max", save_top_k=1,
+                           save_last=True, enable_version_counter=False)
+    return L.Trainer(max_steps=max_steps, val_check_interval=val_every, check_val_every_n_epoch=None,
+                     accelerator="auto", devices=1, precision="bf16-mixed" if gpu else "32-true",
+                     gradient_clip_val=clip or None, deterministic=not gpu, logger=logger,
+                     callbacks=[best, curves], enable_progress_bar=True, log_every_n_steps=max(1, val_every // 4),
+                     num_sanity_val_steps=0, default_root_dir=str(ckpt_dir))
+
+
+def summary(trainer: L.Trainer, curves: Curves, resumed_from: int | None) -> dict:
+    """train.json: the budget actually run, the selected checkpoint, speed and memory."""
+    best = max(curves.rows, key=lambda r: r.get("val_bleu", -1.0), default={})
+    return {
+        "steps": trainer.global_step,
+        "epochs": trainer.current_epoch,
+        "best_step": best.get("step"),
+        "best_val_bleu": best.get("val_bleu"),
+        "train_time_s": round(curves.wall_s, 2),
+        "train_step_time_s": round(curves.train_s, 2),
+        "train_tgt_tokens": curves.tokens,
+        "train_tgt_tokens_per_s": round(curves.tokens / max(curves.train_s, 1e-9), 1),
+        "peak_mem_mb": round(peak_memory_mb(), 1),
+        "resumed_from_step": resumed_from,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "threads": torch.get_num_threads(),
+    }
+
+
+def write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2) + "\n")
