@@ -1,0 +1,150 @@
+"""The planted-signal diagnostic (after philipperemy/keras-attention-mechanism): does attention find the step
+that carries the label?
+
+Sequences of `seq_len` steps × `features` from N(0, 1); a binary label is copied into every feature of step
+`planted_step`. An LSTM classifier pools over time with attention and we report the mean attention mass on the
+planted step and the test accuracy, for every registered score plus the original "Dense over time + softmax"
+block applied before and after the LSTM (diagnostic-only variants, not in the score registry).
+
+Score variants: keys are the LSTM states (they know where they are in the sequence), the query is a learned
+vector q ~ N(0, I) (the task asks the same question of every sequence; with the last state h_T as query,
+cosine and scaled_dot lost the race to the h_T shortcut and never attended), the values are per-step
+projections of the inputs, and the head reads [c; h_T]. Values are not the LSTM states: every state after the
+planted step also carries the label, so attending anywhere after it would do and the mass would measure nothing.
+With a constant query, `location` (softmax(W q)) and `local_p` reduce to a learned position prior.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from models.attention import SCORES, Attention
+from models.config import FromDict, ModelConfig
+from models.registry import Registry
+
+POOLINGS = Registry("diagnostic-only variant")
+
+
+@dataclass(frozen=True)
+class DiagnoseConfig(FromDict):
+    """params.yaml `diagnose:`."""
+
+    samples: int = 2000
+    test_samples: int = 500
+    seq_len: int = 20
+    features: int = 2
+    planted_step: int = 10
+    hidden: int = 32
+    epochs: int = 20
+    batch_size: int = 100
+    lr: float = 1e-2
+    seed: int = 1
+
+
+def planted_task(n: int, cfg: DiagnoseConfig, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """x (N, T, D) ~ N(0, 1) with x[:, planted_step, :] = y; y (N,) in {0, 1}."""
+    x = torch.randn(n, cfg.seq_len, cfg.features, generator=generator)  # (N, T, D)
+    y = torch.randint(0, 2, (n,), generator=generator).float()  # (N,)
+    x[:, cfg.planted_step, :] = y.unsqueeze(1)
+    return x, y
+
+
+class ScorePooling(nn.Module):
+    """LSTM -> attention with a registered score (learned query, keys LSTM states, values input projections)."""
+
+    def __init__(self, score: str, cfg: DiagnoseConfig):
+        super().__init__()
+        H = cfg.hidden
+        self.lstm = nn.LSTM(cfg.features, H, batch_first=True)
+        self.value = nn.Linear(cfg.features, H)
+        self.query = nn.Parameter(torch.randn(H))
+        model_cfg = ModelConfig(hidden=H, score=score, max_src_len=cfg.seq_len, bidirectional=False)
+        self.attention = Attention(score, H, H, model_cfg)
+        self.head = nn.Linear(self.attention.context_dim + H, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x (B, T, D) -> logits (B,), attention weights (B, T)."""
+        states, _ = self.lstm(x)  # (B, T, H)
+        h_T = states[:, -1]  # (B, H)
+        mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)  # (B, T)
+        query = self.query.expand_as(h_T)  # (B, H)
+        c, a = self.attention(query, states, mask, values=self.value(x))  # (B, Hc), (B, T)
+        return self.head(torch.cat([c, h_T], -1)).squeeze(-1), a
+
+
+def dense_over_time(x: Tensor, dense: nn.Linear) -> Tensor:
+    """The original block: per feature, softmax over time of a Dense(T) across time. (B, T, F) -> (B, T, F)."""
+    return dense(x.transpose(1, 2)).softmax(-1).transpose(1, 2)
+
+
+@POOLINGS.register("dense_time_before")
+class DenseTimeBefore(nn.Module):
+    """Original "attention before the LSTM": inputs reweighted over time, then an LSTM classifier on h_T."""
+
+    def __init__(self, cfg: DiagnoseConfig):
+        super().__init__()
+        self.dense = nn.Linear(cfg.seq_len, cfg.seq_len)
+        self.lstm = nn.LSTM(cfg.features, cfg.hidden, batch_first=True)
+        self.head = nn.Linear(cfg.hidden, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        a = dense_over_time(x, self.dense)  # (B, T, D)
+        states, _ = self.lstm(a * x)  # (B, T, H)
+        return self.head(states[:, -1]).squeeze(-1), a.mean(-1)  # (B,), (B, T)
+
+
+@POOLINGS.register("dense_time_after")
+class DenseTimeAfter(nn.Module):
+    """Original "attention after the LSTM": per-unit softmax over time from the LSTM states, pooling the
+    same values as the score variants; head on [c; h_T]."""
+
+    def __init__(self, cfg: DiagnoseConfig):
+        super().__init__()
+        self.dense = nn.Linear(cfg.seq_len, cfg.seq_len)
+        self.lstm = nn.LSTM(cfg.features, cfg.hidden, batch_first=True)
+        self.value = nn.Linear(cfg.features, cfg.hidden)
+        self.head = nn.Linear(2 * cfg.hidden, 1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        states, _ = self.lstm(x)  # (B, T, H)
+        a = dense_over_time(states, self.dense)  # (B, T, H)
+        c = (a * self.value(x)).sum(1)  # (B, H)
+        return self.head(torch.cat([c, states[:, -1]], -1)).squeeze(-1), a.mean(-1)  # (B,), (B, T)
+
+
+def variants() -> list[str]:
+    """Every registered score, then the diagnostic-only blocks."""
+    return SCORES.names() + POOLINGS.names()
+
+
+def build(name: str, cfg: DiagnoseConfig) -> nn.Module:
+    return POOLINGS.get(name)(cfg) if name in POOLINGS else ScorePooling(name, cfg)
+
+
+def run_variant(name: str, cfg: DiagnoseConfig) -> dict[str, float]:
+    """Train one variant from `cfg.seed` and return {"planted_mass", "accuracy"} on fresh test data."""
+    g = torch.Generator().manual_seed(cfg.seed)
+    x, y = planted_task(cfg.samples, cfg, g)
+    x_test, y_test = planted_task(cfg.test_samples, cfg, g)
+    torch.manual_seed(cfg.seed)
+    model = build(name, cfg)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    for _ in range(cfg.epochs):
+        for idx in torch.randperm(cfg.samples, generator=g).split(cfg.batch_size):
+            loss = F.binary_cross_entropy_with_logits(model(x[idx])[0], y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    with torch.no_grad():
+        logits, weights = model(x_test)  # (N,), (N, T)
+    accuracy = ((logits > 0).float() == y_test).float().mean().item()
+    return {"planted_mass": weights[:, cfg.planted_step].mean().item(), "accuracy": accuracy}
+
+
+def run_diagnostic(cfg: DiagnoseConfig, names: list[str] | None = None) -> dict[str, dict[str, float]]:
+    """{variant: {"planted_mass", "accuracy"}} for `names` (default: every variant)."""
+    return {name: run_variant(name, cfg) for name in names or variants()}
