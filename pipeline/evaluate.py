@@ -97,7 +97,7 @@ def evaluate(ctx: RunContext) -> dict:
 def log_to_mlflow(ctx: RunContext, run_id: str, result: dict) -> None:
     """Final metrics and the evaluation files, into the run the train stage created."""
     with reopen_run(run_id, f"evaluate@{ctx.key}"):
-        mlflow.log_metrics(flat_metrics({"eval": result["splits"], "cost": result["cost"]}))
+        mlflow.log_metrics(flat_metrics({**result["splits"], "cost": result["cost"]}))  # test/beam/bleu, …
         mlflow.log_artifacts(str(ctx.out / "hyps"), "hyps")
         for name in ("eval.json", "attention.json", "train.json", "curves.json"):
             mlflow.log_artifact(str(ctx.out / name))

@@ -23,14 +23,14 @@ def report_config(params: dict) -> ReportConfig:
     return build_config(ReportConfig, section, "params.report")
 
 
-def log_report_to_mlflow(report_dir: Path, corpora: list[str], tracking=None) -> list[str]:
+def log_report_to_mlflow(report_dir: Path, corpora: list[str]) -> list[str]:
     """Log `report_dir` under `report/` in each corpus's latest grid parent run, then end that run.
 
-    `tracking` is `pipeline.tracking` (a parameter so tests can pass a stand-in); returns the run ids logged to.
+    Returns the run ids logged to.
     """
-    if tracking is None:
-        from pipeline import tracking
     from mlflow.tracking import MlflowClient
+
+    from pipeline import tracking
 
     client, logged = MlflowClient(tracking.tracking_uri()), []
     for corpus in corpora:

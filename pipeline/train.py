@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping
@@ -17,7 +18,17 @@ from pipeline.context import RunContext, set_threads
 from pipeline.records import exit_on_user_error
 from pipeline.subwords import load_tokenizer
 from pipeline.tracking import start_member_run, tracking_uri
-from pipeline.training import Curves, checkpoint_step, make_trainer, resume_point, summary, write_json
+from pipeline.training import (
+    Curves,
+    KillAtStep,
+    checkpoint_step,
+    code_hash,
+    make_trainer,
+    mark_complete,
+    resume_point,
+    summary,
+    write_json,
+)
 
 
 def build_module(ctx: RunContext) -> Seq2SeqModule:
@@ -32,7 +43,7 @@ def train(ctx: RunContext) -> dict:
     cfg = ctx.train_cfg
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     ckpt_dir = ctx.out / "ckpt"
-    last = resume_point(ckpt_dir, ctx.params_hash)
+    last = resume_point(ckpt_dir, f"{ctx.params_hash}-{code_hash(ctx.root)}")
     resumed_from = checkpoint_step(last) if last else None
     train_dl = loader(pairs_from_split(ctx.dataset["train"]), cfg.batch_size, seed=cfg.seed)
     valid_dl = loader(pairs_from_split(ctx.dataset["valid"]), 100, shuffle=False)
@@ -42,6 +53,8 @@ def train(ctx: RunContext) -> dict:
         logger = MLFlowLogger(tracking_uri=tracking_uri(), run_id=active.info.run_id, log_model=False)
         logger.log_hyperparams({"run": ctx.key, **ctx.model_cfg.to_dict(), **cfg.to_dict(), **ctx.meta})
         trainer = make_trainer(cfg.max_steps, min(cfg.val_every, cfg.max_steps), cfg.clip, ckpt_dir, curves, logger)
+        if os.environ.get("ATTNBENCH_KILL_AT_STEP"):
+            trainer.callbacks.append(KillAtStep(int(os.environ["ATTNBENCH_KILL_AT_STEP"])))
         if cfg.patience:
             trainer.callbacks.append(EarlyStopping("val/bleu", mode="max", patience=cfg.patience))
         if resumed_from is not None:
@@ -49,6 +62,7 @@ def train(ctx: RunContext) -> dict:
         trainer.fit(module, train_dl, valid_dl, ckpt_path=last)
         result = {**summary(trainer, curves, resumed_from), "mlflow_run_id": active.info.run_id}
         logger.log_metrics({f"train/{k}": v for k, v in result.items() if isinstance(v, int | float)})
+    mark_complete(ckpt_dir)
     write_json(ctx.out / "train.json", result)
     write_json(ctx.out / "curves.json", curves.rows)
     return result

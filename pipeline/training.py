@@ -3,9 +3,12 @@ resumable checkpoints, a curve of validation metrics, throughput and memory."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import resource
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -13,7 +16,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
-CKPT_PARAMS = "params_hash.txt"
+STAMP, COMPLETE = "stamp.txt", "COMPLETE"
 
 
 class Curves(Callback):
@@ -57,16 +60,44 @@ class Curves(Callback):
         self.rows, self.train_s, self.wall_s, self.tokens = (state[k] for k in ("rows", "train_s", "wall_s", "tokens"))
 
 
-def resume_point(ckpt_dir: Path, phash: str) -> Path | None:
-    """`last.ckpt` when it was written under the same params; otherwise the folder is cleared (a fresh start)."""
-    stamp = ckpt_dir / CKPT_PARAMS
-    last = ckpt_dir / "last.ckpt"
-    if last.is_file() and stamp.is_file() and stamp.read_text().strip() == phash:
+def resume_point(ckpt_dir: Path, stamp: str) -> Path | None:
+    """`last.ckpt` of an interrupted run with the same stamp (params + code); otherwise clear the folder.
+
+    A run that finished leaves `COMPLETE`: DVC reruns a finished stage only because something changed (or `-f`),
+    and then training starts afresh.
+    """
+    last, stamp_file = ckpt_dir / "last.ckpt", ckpt_dir / STAMP
+    interrupted = last.is_file() and not (ckpt_dir / COMPLETE).exists()
+    if interrupted and stamp_file.is_file() and stamp_file.read_text().strip() == stamp:
         return last
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     ckpt_dir.mkdir(parents=True)
-    stamp.write_text(phash + "\n")
+    stamp_file.write_text(stamp + "\n")
     return None
+
+
+def mark_complete(ckpt_dir: Path) -> None:
+    (ckpt_dir / COMPLETE).touch()
+
+
+def code_hash(root: Path) -> str:
+    """A hash of the model and training code, so a checkpoint is never resumed by different code."""
+    files = sorted((root / "models").rglob("*.py")) + sorted((root / "pipeline").glob("train*.py"))
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+class KillAtStep(Callback):
+    """Test hook for resume: SIGKILL this process after optimizer step `step` (env `ATTNBENCH_KILL_AT_STEP`)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step >= self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def checkpoint_step(path: Path) -> int:

@@ -1,14 +1,14 @@
 """multi30k from the local mirror (no network in tests): counts, checksums, missing files."""
 
 import shutil
-from pathlib import Path
 
 import pytest
 
 from pipeline.corpora import corpus_config
 from pipeline.records import DataError, check_record
+from tests.conftest import MULTI30K
 
-MIRROR = Path("/work/shared/corpora/multi30k")
+MIRROR = MULTI30K  # ../shared/corpora/multi30k beside the clone
 pytestmark = pytest.mark.skipif(not MIRROR.is_dir(), reason="no local Multi30k mirror")
 
 

@@ -1,8 +1,9 @@
-"""Report stage: sections, figures, results.csv, plot data, the significance test, the tolerant diagnose loader.
+"""Report stage: sections, figures, results.csv and plot data of a tiny real run (`tiny_grid`: `dvc repro` of a
+real two-member grid, see conftest.py); the significance test on known answers; the analysis logic.
 
-STAND-IN DATA: until the lead's tiny real grid lands (a session fixture in tests/conftest.py), `write_standin`
-below fabricates contract-shaped artifacts (DESIGN.md "Evaluation") from a made-up corpus and made-up systems.
-Its numbers mean nothing; only the file shapes follow the contract. Swap `standin` for the real fixture then.
+CONSTRUCTED DATA: the analysis tests (saturation, a known non-significant difference) need systems with known
+properties, which no tiny training run gives reliably, so `write_standin` fabricates contract-shaped artifacts
+(DESIGN.md "Evaluation") for them. Those numbers mean nothing beyond the properties the tests state.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from matplotlib import image
 from sacrebleu.metrics import BLEU, CHRF
 
 from pipeline import results as res
-from pipeline.report import log_report_to_mlflow, report_config
+from pipeline.report import report_config
 from pipeline.reporting import analysis, significance
 from pipeline.reporting.build import build_report
 
@@ -128,21 +129,27 @@ def _params(**over) -> dict:
 
 
 @pytest.fixture(scope="module")
+def real(tiny_grid) -> Path:
+    """reports/ as the report stage wrote it after `dvc repro` of the tiny real grid."""
+    return tiny_grid[0] / "reports"
+
+
+@pytest.fixture(scope="module")
 def standin(tmp_path_factory) -> Path:
     root = write_standin(tmp_path_factory.mktemp("standin"))
     return build_report(report_config(_params()), root / "artifacts", root / "data", root / "reports", root)
 
 
 # ---------------------------------------------------------------- the report
-def test_every_section_in_html_and_markdown_in_order(standin):
-    page, md = (standin / "index.html").read_text(), (standin / "report.md").read_text()
+def test_every_section_in_html_and_markdown_in_order(real):
+    page, md = (real / "index.html").read_text(), (real / "report.md").read_text()
     for text, pattern in ((page, "<h2>{}</h2>"), (md, "## {}\n")):
         positions = [text.find(pattern.format(h)) for h in HEADINGS]
         assert -1 not in positions and positions == sorted(positions)
 
 
-def test_figures_decode_and_are_not_blank(standin):
-    pngs = sorted((standin / "figures").glob("*.png"))
+def test_figures_decode_and_are_not_blank(real):
+    pngs = sorted((real / "figures").glob("*.png"))
     expected = {"length_numbers.png", "cost_numbers.png", "attention_numbers.png", "diagnose.png",
                 "curves_numbers.png"}
     assert expected <= {p.name for p in pngs}
@@ -151,19 +158,24 @@ def test_figures_decode_and_are_not_blank(standin):
         assert img.shape[0] > 100 and img.shape[1] > 100 and img[..., :3].std() > 0.02, p.name
 
 
-def test_html_is_self_contained_and_markdown_links_resolve(standin):
-    page, md = (standin / "index.html").read_text(), (standin / "report.md").read_text()
+def test_html_is_self_contained_and_markdown_links_resolve(real):
+    page, md = (real / "index.html").read_text(), (real / "report.md").read_text()
     links = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", md)
-    assert links and all((standin / link).is_file() for link in links)
+    assert links and all((real / link).is_file() for link in links)
     assert page.count("src='data:image/png;base64,") == len(links)
     assert "src='figures/" not in page and "http" not in re.sub(r"<p>.*?</p>", "", page)
 
 
-def test_results_csv_has_one_row_per_run(standin):
-    table = pd.read_csv(standin / "results.csv")
-    assert len(table) == len(SYSTEMS) * len(SEEDS)
+def test_results_csv_has_one_row_per_run(real):
+    table = pd.read_csv(real / "results.csv")
+    assert sorted(table["variant"]) == ["gru-bi-luong-general-s1", "gru-bi-luong-none-s1"]
     assert not table.duplicated(["corpus", "variant"]).any()
     assert {"cell", "direction", "decoder", "score", "seed", "test_beam_bleu", "steps_to_target"} <= set(table)
+
+
+def test_real_report_tests_attention_against_none(real):
+    effects = (real / "report.md").read_text().split("## Main effects")[1].split("## Length robustness")[0]
+    assert "attention: any score vs none" in effects and "p = " in effects
 
 
 def test_leaderboard_marks_best_and_main_effects_name_non_significant(standin):
@@ -176,13 +188,13 @@ def test_leaderboard_marks_best_and_main_effects_name_non_significant(standin):
     assert "saturated" not in md
 
 
-def test_plot_data_for_dvc(standin):
-    length = pd.read_csv(standin / "plots" / "length.csv")
+def test_plot_data_for_dvc(real):
+    length = pd.read_csv(real / "plots" / "length.csv")
     assert {"run", "split", "bucket", "bleu"} <= set(length) and set(length["split"]) == {"test", "test_long"}
-    by_config = pd.read_csv(standin / "plots" / "length_by_config.csv")
-    assert by_config["series"].nunique() == len(SYSTEMS) and not by_config["bleu"].isna().any()
-    curves = pd.read_csv(standin / "plots" / "curves.csv")
-    assert curves["series"].nunique() == len(SYSTEMS) * len(SEEDS) and {"step", "wall_s", "val_bleu"} <= set(curves)
+    by_config = pd.read_csv(real / "plots" / "length_by_config.csv")
+    assert by_config["series"].nunique() == 2 and not by_config["bleu"].isna().any()
+    curves = pd.read_csv(real / "plots" / "curves.csv")
+    assert curves["series"].nunique() == 2 and {"step", "wall_s", "val_bleu"} <= set(curves)
 
 
 def test_saturated_corpus_leads_with_what_still_separates(tmp_path):
@@ -253,21 +265,3 @@ def test_diagnose_loader_is_tolerant(tmp_path, raw):
     (tmp_path / "m.json").write_text(json.dumps(raw))
     df = res.load_diagnose(tmp_path / "m.json")
     assert df.to_dict("records") == [{"variant": "dot", "attention_mass": 0.5, "accuracy": 0.9}]
-
-
-def test_log_report_to_mlflow_logs_to_the_grid_run(tmp_path, standin):
-    mlflow = pytest.importorskip("mlflow")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-
-    class Tracking:  # stand-in for pipeline.tracking, on a throwaway file store
-        ROLE = "attnbench.role"
-        tracking_uri = staticmethod(lambda: uri)
-        experiment_id = staticmethod(lambda corpus: mlflow.tracking.MlflowClient(uri).create_experiment(corpus))
-        end_grid_parent = staticmethod(lambda corpus: None)
-
-    client = mlflow.tracking.MlflowClient(uri)
-    exp = Tracking.experiment_id("numbers")
-    Tracking.experiment_id = staticmethod(lambda corpus: exp)
-    parent = client.create_run(exp, tags={Tracking.ROLE: "grid"}).info.run_id
-    assert log_report_to_mlflow(standin, ["numbers"], Tracking) == [parent]
-    assert "report/index.html" in {f.path for f in client.list_artifacts(parent, "report")}

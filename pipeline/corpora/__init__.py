@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from models.registry import Registry
 from pipeline.params import ConfigError, build_config
 from pipeline.records import Record
 
 SPLITS = ("train", "valid", "test", "test_long")
-CORPORA: dict[str, type[CorpusConfig]] = {}
+CORPORA = Registry("corpus")  # the same registry class as scores, cells and decoders
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,25 +33,24 @@ def register_corpus(name: str):
     """Class decorator: register a CorpusConfig subclass under `name`."""
 
     def add(cls: type[CorpusConfig]) -> type[CorpusConfig]:
-        if name in CORPORA:
-            raise ValueError(f"corpus {name!r} is already registered by {CORPORA[name].__qualname__}")
         cls.corpus = name
-        CORPORA[name] = cls
-        return cls
+        return CORPORA.register(name)(cls)
 
     return add
 
 
 def corpus_names() -> list[str]:
     """The registered corpus names, sorted."""
-    return sorted(CORPORA)
+    return CORPORA.names()
 
 
 def corpus_config(name: str, values: dict[str, Any] | None = None) -> CorpusConfig:
     """The config of corpus `name` built from its params section; unknown names or keys are ConfigErrors."""
-    if name not in CORPORA:
-        raise ConfigError(f"unknown corpus {name!r}; registered: {', '.join(corpus_names())}")
-    return build_config(CORPORA[name], values, where=f"corpora.{name}")
+    try:
+        cls = CORPORA.get(name)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return build_config(cls, values, where=f"corpora.{name}")
 
 
 def load_corpus(name: str, values: dict[str, Any] | None = None) -> dict[str, list[Record]]:

@@ -1,0 +1,117 @@
+"""Shared fixtures: a tiny real attnbench project in a temporary folder, run through `dvc repro`, tracked by a real
+`mlflow server` on 127.0.0.1 (its runs are read back through the client)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.grid import DESIGNS, GridSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+MULTI30K = ROOT.parent / "shared" / "corpora" / "multi30k"
+BIN = Path(sys.executable).parent
+
+TINY = {
+    "corpora": {"numbers": {"sizes": {"train": 600, "valid": 40, "test": 40, "test_long": 40}}},
+    "model": {"emb_dim": 16, "hidden": 32, "dropout": 0.0},
+    "train": {"batch_size": 16, "max_steps": 40, "val_every": 20, "warmup": 5},
+    "decode": {"beam_size": 3},
+    "evaluate": {"batch_size": 20, "latency_sentences": 3, "attention_examples": 2},
+    "diagnose": {"samples": 300, "test_samples": 100, "epochs": 2},
+    "grid": {"scores": ["none", "general"], "cells": ["gru"], "directions": ["bi"], "decoders": ["luong"]},
+}
+
+
+def merge(base: dict, over: dict) -> dict:
+    """Recursive dict update (`over` wins)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
+
+
+def write_params(project: Path, params: dict, design: str = "ablation") -> dict:
+    """params.yaml with `runs:` expanded from `grid:` (no anchors needed in tests)."""
+    params = {k: v for k, v in params.items() if k not in ("designs", "runs")}
+    runs = DESIGNS[design](GridSpec.from_dict(params["grid"]), params["data"]["corpora"])
+    params["runs"] = {r.key: asdict(r) for r in runs}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return params
+
+
+def make_project(folder: Path, over: dict, base: str = "params.yaml", design: str = "ablation") -> Path:
+    """A copy of the project's pipeline with tiny params, as its own git + DVC repository."""
+    folder.mkdir(parents=True)
+    for name in ("dvc.yaml", ".dvcignore", "pipeline", "models"):
+        src, dst = ROOT / name, folder / name
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dst)
+    (folder / ".gitignore").write_text("/data/\n/artifacts/\n/mlflow.db\n/.mlflow-parent.lock\n")
+    write_params(folder, merge(yaml.safe_load((ROOT / base).read_text()), over), design)
+    for cmd in (["git", "init", "-q"], [str(BIN / "dvc"), "init", "-q"],
+                [str(BIN / "dvc"), "config", "core.analytics", "false"]):
+        subprocess.run(cmd, cwd=folder, check=True)
+    return folder
+
+
+def dvc(project: Path, *args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the venv's dvc in `project` with the venv on PATH; output captured as text."""
+    env = {**os.environ, **(env or {}), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "ATTNBENCH_THREADS": "1"}
+    done = subprocess.run([str(BIN / "dvc"), *args], cwd=project, env=env, capture_output=True, text=True)
+    if check and done.returncode:
+        raise AssertionError(f"dvc {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-4000:]}\n"
+                             f"{done.stderr[-4000:]}")
+    return done
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` on 127.0.0.1 with a temporary SQLite store and artifact folder."""
+    root, port = tmp_path_factory.mktemp("mlflow"), free_port()
+    cmd = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+           "--backend-store-uri", f"sqlite:///{root / 'store.db'}", "--artifacts-destination", str(root / "art")]
+    log = (root / "server.log").open("w")
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{uri}/health", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(f"mlflow server exited: {(root / 'server.log').read_text()[-2000:]}") from None
+            time.sleep(1)
+    else:
+        server.kill()
+        raise RuntimeError("mlflow server did not answer within 120 s")
+    yield uri
+    server.terminate()
+    server.wait(30)
+
+
+@pytest.fixture(scope="session")
+def tiny_grid(tmp_path_factory, mlflow_server) -> tuple[Path, subprocess.CompletedProcess]:
+    """The tiny quick-profile grid (baseline + vanilla), run once through `dvc repro` against the server."""
+    project = make_project(tmp_path_factory.mktemp("grid") / "project", TINY)
+    done = dvc(project, "repro", env={"MLFLOW_TRACKING_URI": mlflow_server})
+    return project, done

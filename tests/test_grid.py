@@ -1,0 +1,73 @@
+"""The grid: designs expand `grid:` as documented, params files hold them in sync, every score is in the grid."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from models.attention import SCORES
+from models.cells import CELLS
+from pipeline.grid import BEGIN, DESIGNS, END, GridSpec, Run, ablation, factorial, render_designs, runs_from_params
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS_FILES = [ROOT / "params.yaml", ROOT / "profiles" / "full.yaml"]
+SPEC = GridSpec.from_dict({"baseline": {"cell": "gru", "direction": "bi", "decoder": "luong", "score": "general"},
+                           "scores": ["none", "dot", "general"], "cells": ["rnn", "gru"], "directions": ["uni", "bi"],
+                           "decoders": ["luong", "bahdanau"], "seeds": [1, 2]})
+
+
+def test_ablation_changes_one_factor_at_a_time():
+    runs = ablation(SPEC, ["numbers"])
+    # baseline + 2 other scores + 1 other cell + 1 other direction + 1 other decoder, × 2 seeds
+    assert len(runs) == 6 * 2
+    base = SPEC.baseline
+    for run in runs:
+        changed = [k for k in base if getattr(run, k) != base[k]]
+        assert len(changed) <= 1
+    assert len({r.key for r in runs}) == len(runs)
+
+
+def test_factorial_is_the_full_product():
+    runs = factorial(SPEC, ["a", "b"])
+    assert len(runs) == 2 * 3 * 2 * 2 * 2 * 2 and len({r.key for r in runs}) == len(runs)
+
+
+def test_variant_id_and_key():
+    run = Run(corpus="bible-nt", cell="gru", direction="bi", decoder="luong", score="general", seed=1)
+    assert run.variant == "gru-bi-luong-general-s1" and run.key == "bible-nt-gru-bi-luong-general-s1"
+
+
+def test_unknown_keys_and_directions_are_listed():
+    with pytest.raises(ValueError, match=r"unknown grid keys \['colour'\]; valid: \["):
+        GridSpec.from_dict({"colour": 1})
+    with pytest.raises(ValueError, match=r"unknown directions \['left'\]; valid: \['uni', 'bi'\]"):
+        GridSpec.from_dict({"directions": ["left"]})
+    with pytest.raises(ValueError, match="unknown run keys"):
+        Run.from_item({"corpus": "numbers", "lr": 1})
+
+
+@pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: p.name)
+def test_generated_designs_are_in_sync_with_grid(path):
+    text = path.read_text()
+    block = re.search(re.escape(BEGIN) + r".*?" + re.escape(END), text, re.S).group(0)
+    params = yaml.safe_load(text)
+    assert block == render_designs(params), f"run `python -m pipeline.grid {path.name}`"
+    assert params["runs"] in params["designs"].values()
+    assert set(params["designs"]) == set(DESIGNS)
+
+
+@pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: p.name)
+def test_every_registered_score_and_cell_is_in_the_grid(path):
+    grid = yaml.safe_load(path.read_text())["grid"]
+    assert sorted(grid["scores"]) == SCORES.names(), "list a new score in params.yaml grid.scores"
+    assert sorted(grid["cells"]) == CELLS.names()
+
+
+def test_quick_profile_is_the_ablation_on_numbers():
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    runs = runs_from_params(params)
+    assert params["runs"] == params["designs"]["ablation"]
+    assert {r.corpus for r in runs} == {"numbers"} and len(runs) == 1 + 7 + 2 + 1

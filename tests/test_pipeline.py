@@ -1,0 +1,142 @@
+"""The pipeline end to end through `dvc repro` on tiny real data: fan-out, no-op reruns, adding a member,
+resuming a killed run, determinism, MLflow round trip, and the full profile at a tiny size."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from pipeline.grid import runs_from_params
+from tests.conftest import MULTI30K, ROOT, dvc, make_project, write_params
+
+pytestmark = pytest.mark.slow
+BASELINE, VANILLA = "numbers-gru-bi-luong-general-s1", "numbers-gru-bi-luong-none-s1"
+
+
+def member(project, key: str):
+    return project / "artifacts" / "numbers" / key.removeprefix("numbers-")
+
+
+def ran(done) -> list[str]:
+    """Stages `dvc repro` ran, from its output."""
+    return [line.split("'")[1] for line in done.stdout.splitlines() if line.startswith("Running stage")]
+
+
+def copy(project, tmp_path):
+    """An independent copy of a finished project (git, DVC cache, outputs), to change without touching the fixture."""
+    dst = tmp_path / "copy"
+    shutil.copytree(project, dst, symlinks=True)
+    return dst
+
+
+def test_grid_fans_out_and_writes_every_output(tiny_grid):
+    project, done = tiny_grid
+    stages = ran(done)
+    for key in (BASELINE, VANILLA):
+        assert f"train@{key}" in stages and f"evaluate@{key}" in stages
+        ev = json.loads((member(project, key) / "eval.json").read_text())
+        for split in ("test", "test_long"):
+            for decode in ("greedy", "beam"):
+                scores = ev["splits"][split][decode]
+                assert scores["signature"]["bleu"].startswith("nrefs:1|") and scores["buckets"]
+                assert scores["latency_ms"] > 0 and scores["sentences_per_s"] > 0
+            lines = (member(project, key) / "hyps" / f"{split}.beam.txt").read_text().splitlines()
+            assert len(lines) == 40
+        assert ev["cost"]["params"] > 0 and ev["cost"]["flops_per_tgt_token"] > 0
+        assert json.loads((member(project, key) / "train.json").read_text())["steps"] == 40
+    attends = json.loads((member(project, BASELINE) / "eval.json").read_text())["splits"]["test"]["alignment"]
+    assert 0 <= attends["aer"] <= 1
+    assert json.loads((member(project, VANILLA) / "eval.json").read_text())["splits"]["test"]["alignment"] is None
+    assert (project / "reports" / "index.html").stat().st_size > 10_000
+    metrics = dvc(project, "metrics", "show", "--json").stdout
+    assert "flops_per_tgt_token" in metrics and "best_val_bleu" in metrics
+
+
+def test_noop_repro_reruns_nothing(tiny_grid):
+    project, _ = tiny_grid
+    done = dvc(project, "repro")
+    assert ran(done) == []
+    assert "is up to date" in done.stdout or "didn't change" in done.stdout
+
+
+def test_mlflow_server_round_trip(tiny_grid, mlflow_server):
+    client = MlflowClient(mlflow_server)
+    exp = client.get_experiment_by_name("attnbench-numbers")
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("attnbench.role") == "grid"]
+    children = [r for r in runs if r.data.tags.get("attnbench.role") == "member"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"  # the report stage ended it
+    assert sorted(r.info.run_name for r in children) == ["gru-bi-luong-general-s1", "gru-bi-luong-none-s1"]
+    for run in children:
+        tags = run.data.tags
+        assert tags["mlflow.parentRunId"] == parents[0].info.run_id
+        assert tags["attnbench.corpus"] == "numbers" and len(tags["attnbench.params_hash"]) == 12
+        assert "test/beam/bleu" in run.data.metrics and "cost/flops_per_tgt_token" in run.data.metrics
+        assert run.data.params["cell"] == "gru"
+        assert len(client.get_metric_history(run.info.run_id, "val/bleu")) == 2  # every 20 of 40 steps
+        assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"hyps", "eval.json", "figures"}
+    assert "report" in {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+
+
+def test_adding_a_member_trains_only_it(tiny_grid, tmp_path):
+    project = copy(tiny_grid[0], tmp_path)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["grid"]["scores"].append("dot")
+    write_params(project, params)
+    done = dvc(project, "repro")
+    assert {s for s in ran(done) if s.startswith(("train@", "evaluate@"))} == {
+        "train@numbers-gru-bi-luong-dot-s1", "evaluate@numbers-gru-bi-luong-dot-s1"}
+    assert "report" in ran(done)
+
+
+def test_killed_training_resumes_from_last_checkpoint(tiny_grid, tmp_path):
+    project = copy(tiny_grid[0], tmp_path)
+    killed = dvc(project, "repro", "-f", "-s", f"train@{BASELINE}", env={"ATTNBENCH_KILL_AT_STEP": "30"},
+                 check=False)
+    assert killed.returncode != 0
+    assert (member(project, BASELINE) / "ckpt" / "last.ckpt").is_file()
+    done = dvc(project, "repro")
+    assert "resuming numbers-gru-bi-luong-general-s1 from step 20" in done.stdout
+    assert f"train@{VANILLA}" not in ran(done)  # nothing finished is redone
+    train = json.loads((member(project, BASELINE) / "train.json").read_text())
+    assert train["resumed_from_step"] == 20 and train["steps"] == 40
+
+
+def test_same_seed_same_metrics(tiny_grid, tmp_path):
+    project = copy(tiny_grid[0], tmp_path)
+    before = json.loads((member(project, BASELINE) / "eval.json").read_text())["splits"]
+    curve = json.loads((member(project, BASELINE) / "curves.json").read_text())
+    dvc(project, "repro", "-f", "-s", f"train@{BASELINE}", f"evaluate@{BASELINE}")
+    after = json.loads((member(project, BASELINE) / "eval.json").read_text())["splits"]
+    for split in before:
+        for decode in ("greedy", "beam"):
+            assert after[split][decode]["bleu"] == before[split][decode]["bleu"]
+            assert after[split][decode]["chrf"] == before[split][decode]["chrf"]
+    again = json.loads((member(project, BASELINE) / "curves.json").read_text())
+    assert [r["val_loss"] for r in again] == [r["val_loss"] for r in curve]
+
+
+@pytest.mark.skipif(not MULTI30K.is_dir(), reason="needs the Multi30k mirror in ../shared")
+def test_full_profile_runs_end_to_end_at_tiny_size(tmp_path):
+    over = {"corpora": {"multi30k": {"base": str(MULTI30K)}, "bible-nt": {"cache_dir": str(ROOT / "data" / "cache")}},
+            "tokenize": {"vocab_size": 1000},
+            "model": {"emb_dim": 16, "hidden": 32, "dropout": 0.0},
+            "train": {"batch_size": 32, "max_steps": 20, "val_every": 20, "warmup": 5},
+            "decode": {"beam_size": 2, "max_len_ratio": 1.0, "max_len_const": 5},
+            "evaluate": {"batch_size": 200, "latency_sentences": 2, "attention_examples": 1},
+            "diagnose": {"samples": 200, "test_samples": 100, "epochs": 1},
+            "grid": {"scores": ["none", "general"], "cells": ["gru"], "directions": ["bi"], "seeds": [1]}}
+    project = make_project(tmp_path / "full", over, base="profiles/full.yaml", design="factorial")
+    dvc(project, "repro")
+    runs = runs_from_params(yaml.safe_load((project / "params.yaml").read_text()))
+    assert {r.corpus for r in runs} == {"bible-nt", "multi30k"} and len(runs) == 4
+    for run in runs:
+        ev = json.loads((project / "artifacts" / run.corpus / run.variant / "eval.json").read_text())
+        assert ev["splits"]["test"]["greedy"]["bleu"] >= 0
+        assert ("test_long" in ev["splits"]) == (run.corpus == "bible-nt")
+    assert (project / "mlflow.db").is_file()  # the default store: SQLite in the project
+    assert (project / "reports" / "index.html").is_file()
