@@ -7,15 +7,21 @@ planted step and the test accuracy, for every registered score plus the original
 block applied before and after the LSTM (diagnostic-only variants, not in the score registry).
 
 Score variants: keys are the LSTM states (they know where they are in the sequence), the query is a learned
-vector q ~ N(0, I) (the task asks the same question of every sequence; with the last state h_T as query,
-cosine and scaled_dot lost the race to the h_T shortcut and never attended), the values are per-step
-projections of the inputs, and the head reads [c; h_T]. Values are not the LSTM states: every state after the
-planted step also carries the label, so attending anywhere after it would do and the mass would measure nothing.
-With a constant query, `location` (softmax(W q)) and `local_p` reduce to a learned position prior.
+vector q ~ N(0, I) (the task asks the same question of every sequence), the values are per-step projections of
+the inputs, and the head reads the context alone, so attention is the only route to the label. Values are not
+the LSTM states: every state after the planted step also carries the label, so attending anywhere after it would
+do. A head that also read h_T could solve the task without attending at all, which hid a score that never learned
+to attend behind a perfect accuracy. `none` has no context: its head reads h_T, the vanilla classifier. With a
+constant query, `location` (softmax(W q)) and `local_p` reduce to a learned position prior.
+
+"Mass" is the share of the attention distribution on the planted step (weights / their sum: `local_p`'s
+Gaussian-damped weights sum to less than 1). Each variant trains from several seeds; the median is reported with
+every seed's figures, since one unlucky initialisation can leave a score stuck at uniform attention.
 """
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 
 import torch
@@ -42,7 +48,11 @@ class DiagnoseConfig(FromDict):
     epochs: int = 20
     batch_size: int = 100
     lr: float = 1e-2
-    seed: int = 1
+    seeds: tuple[int, ...] = (1, 2, 3)
+    found_at: float = 0.5  # a seed "found" the planted step when its mass is at least this
+
+    def __post_init__(self):
+        object.__setattr__(self, "seeds", tuple(self.seeds))
 
 
 def planted_task(n: int, cfg: DiagnoseConfig, generator: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -64,7 +74,7 @@ class ScorePooling(nn.Module):
         self.query = nn.Parameter(torch.randn(H))
         model_cfg = ModelConfig(hidden=H, score=score, max_src_len=cfg.seq_len, bidirectional=False)
         self.attention = Attention(score, H, H, model_cfg)
-        self.head = nn.Linear(self.attention.context_dim + H, 1)
+        self.head = nn.Linear(self.attention.context_dim or H, 1)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """x (B, T, D) -> logits (B,), attention weights (B, T)."""
@@ -73,7 +83,8 @@ class ScorePooling(nn.Module):
         mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)  # (B, T)
         query = self.query.expand_as(h_T)  # (B, H)
         c, a = self.attention(query, states, mask, values=self.value(x))  # (B, Hc), (B, T)
-        return self.head(torch.cat([c, h_T], -1)).squeeze(-1), a
+        features = c if c.size(-1) else h_T  # (B, Hc) or, with no context (`none`), (B, H)
+        return self.head(features).squeeze(-1), a
 
 
 def dense_over_time(x: Tensor, dense: nn.Linear) -> Tensor:
@@ -100,20 +111,20 @@ class DenseTimeBefore(nn.Module):
 @POOLINGS.register("dense_time_after")
 class DenseTimeAfter(nn.Module):
     """Original "attention after the LSTM": per-unit softmax over time from the LSTM states, pooling the
-    same values as the score variants; head on [c; h_T]."""
+    same values as the score variants; the head reads the context alone, as the score variants' does."""
 
     def __init__(self, cfg: DiagnoseConfig):
         super().__init__()
         self.dense = nn.Linear(cfg.seq_len, cfg.seq_len)
         self.lstm = nn.LSTM(cfg.features, cfg.hidden, batch_first=True)
         self.value = nn.Linear(cfg.features, cfg.hidden)
-        self.head = nn.Linear(2 * cfg.hidden, 1)
+        self.head = nn.Linear(cfg.hidden, 1)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         states, _ = self.lstm(x)  # (B, T, H)
         a = dense_over_time(states, self.dense)  # (B, T, H)
         c = (a * self.value(x)).sum(1)  # (B, H)
-        return self.head(torch.cat([c, states[:, -1]], -1)).squeeze(-1), a.mean(-1)  # (B,), (B, T)
+        return self.head(c).squeeze(-1), a.mean(-1)  # (B,), (B, T)
 
 
 def variants() -> list[str]:
@@ -125,12 +136,12 @@ def build(name: str, cfg: DiagnoseConfig) -> nn.Module:
     return POOLINGS.get(name)(cfg) if name in POOLINGS else ScorePooling(name, cfg)
 
 
-def run_variant(name: str, cfg: DiagnoseConfig) -> dict[str, float]:
-    """Train one variant from `cfg.seed` and return {"planted_mass", "accuracy"} on fresh test data."""
-    g = torch.Generator().manual_seed(cfg.seed)
+def run_variant(name: str, cfg: DiagnoseConfig, seed: int) -> dict[str, float]:
+    """Train one variant from `seed` and return {"planted_mass", "accuracy"} on fresh test data."""
+    g = torch.Generator().manual_seed(seed)
     x, y = planted_task(cfg.samples, cfg, g)
     x_test, y_test = planted_task(cfg.test_samples, cfg, g)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(seed)
     model = build(name, cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     for _ in range(cfg.epochs):
@@ -142,9 +153,19 @@ def run_variant(name: str, cfg: DiagnoseConfig) -> dict[str, float]:
     with torch.no_grad():
         logits, weights = model(x_test)  # (N,), (N, T)
     accuracy = ((logits > 0).float() == y_test).float().mean().item()
-    return {"planted_mass": weights[:, cfg.planted_step].mean().item(), "accuracy": accuracy}
+    share = weights[:, cfg.planted_step] / weights.sum(-1)  # (N,)
+    return {"planted_mass": round(share.mean().item(), 4), "accuracy": round(accuracy, 4)}
 
 
-def run_diagnostic(cfg: DiagnoseConfig, names: list[str] | None = None) -> dict[str, dict[str, float]]:
-    """{variant: {"planted_mass", "accuracy"}} for `names` (default: every variant)."""
-    return {name: run_variant(name, cfg) for name in names or variants()}
+def summarize(per_seed: dict[int, dict[str, float]], found_at: float) -> dict:
+    """Median mass and accuracy over seeds, how many seeds found the step, and every seed's figures."""
+    masses = [r["planted_mass"] for r in per_seed.values()]
+    return {"planted_mass": statistics.median(masses),
+            "accuracy": statistics.median(r["accuracy"] for r in per_seed.values()),
+            "found_seeds": sum(m >= found_at for m in masses), "seeds": per_seed}
+
+
+def run_diagnostic(cfg: DiagnoseConfig, names: list[str] | None = None) -> dict[str, dict]:
+    """{variant: summary over `cfg.seeds`} for `names` (default: every variant)."""
+    return {name: summarize({seed: run_variant(name, cfg, seed) for seed in cfg.seeds}, cfg.found_at)
+            for name in names or variants()}

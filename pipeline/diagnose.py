@@ -21,13 +21,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def plot(results: dict[str, dict[str, float]], planted_step: int, path: Path) -> None:
-    """Bars of attention mass on the planted step and accuracy, one pair per variant."""
+def plot(results: dict[str, dict], planted_step: int, path: Path) -> None:
+    """Bars of the median attention mass on the planted step and accuracy per variant; dots for each seed."""
     names = list(results)
-    x = torch.arange(len(names)).tolist()
+    x = list(range(len(names)))
     fig, ax = plt.subplots(figsize=(9, 3.5))
-    ax.bar([i - 0.2 for i in x], [results[n]["planted_mass"] for n in names], 0.4, label="mass on planted step")
-    ax.bar([i + 0.2 for i in x], [results[n]["accuracy"] for n in names], 0.4, label="test accuracy")
+    for offset, key, label in ((-0.2, "planted_mass", "mass on planted step"), (0.2, "accuracy", "test accuracy")):
+        ax.bar([i + offset for i in x], [results[n][key] for n in names], 0.4, label=f"{label} (median)")
+        for i, n in enumerate(names):
+            seeds = [r[key] for r in results[n]["seeds"].values()]
+            ax.scatter([i + offset] * len(seeds), seeds, s=8, color="black", zorder=3)
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_xticks(x, names, rotation=30, ha="right")
     ax.set_ylim(0, 1.05)
@@ -52,7 +55,8 @@ def main() -> None:
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     plot(results, cfg.planted_step, args.out / "attention.png")
     for name, r in results.items():
-        print(f"{name:>18}  mass {r['planted_mass']:.3f}  accuracy {r['accuracy']:.3f}")
+        print(f"{name:>18}  mass {r['planted_mass']:.3f}  accuracy {r['accuracy']:.3f}  "
+              f"found in {r['found_seeds']}/{len(cfg.seeds)} seeds")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import mlflow
 import torch
 
 from models.lit import Seq2SeqModule
-from pipeline.batching import pairs_from_split
+from pipeline.batching import collate, pairs_from_split
 from pipeline.context import RunContext, set_threads
 from pipeline.evaluation import (
     alignment,
@@ -62,9 +62,8 @@ def evaluate_split(ctx: RunContext, model, name: str, detok) -> tuple[dict, dict
 
 def cost(ctx: RunContext, model, train: dict) -> dict:
     """Parameters, forward FLOPs per target token (on the first test batch), and the training stage's figures."""
-    from pipeline.batching import collate
-
-    batch = collate(pairs_from_split(ctx.dataset["test"].select(range(64))))
+    test = ctx.dataset["test"]
+    batch = collate(pairs_from_split(test.select(range(min(64, len(test))))))
     keys = ("train_time_s", "train_tgt_tokens_per_s", "peak_mem_mb", "device", "threads", "steps")
     return {"params": parameters(model), "flops_per_tgt_token": round(forward_flops_per_tgt_token(model, batch)),
             "flops_method": "torch.utils.flop_counter, forward, oneDNN off (analytic check in tests)",

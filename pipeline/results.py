@@ -154,23 +154,13 @@ def load_corpus_info(data: str | Path, corpus: str) -> dict:
 
 
 def load_diagnose(path: str | Path) -> pd.DataFrame:
-    """The planted-signal diagnostic as rows (variant, attention_mass, accuracy); empty when absent.
-
-    The one tolerant loader: accepts `{variant: {...}}`, `{"variants"|"scores"|"results": {...}}` or a list of
-    dicts naming the variant under `variant`/`score`/`name`, and mass under `attention_mass`/`mass`/`planted_mass`.
-    """
+    """The planted-signal diagnostic (`{"variants": {name: {planted_mass, accuracy, found_seeds, seeds}}}`) as rows
+    (variant, attention_mass, accuracy, found_seeds, seeds); empty when the stage has not run."""
+    columns = ["variant", "attention_mass", "accuracy", "found_seeds", "seeds"]
     path = Path(path)
     if not path.is_file():
-        return pd.DataFrame(columns=["variant", "attention_mass", "accuracy"])
-    raw = _read_json(path)
-    if isinstance(raw, dict):
-        inner = next((raw[k] for k in ("variants", "scores", "results") if isinstance(raw.get(k), dict | list)), raw)
-        raw = inner
-    items = raw.items() if isinstance(raw, dict) else [(_first(d, ("variant", "score", "name")), d) for d in raw]
-    rows = [{"variant": str(name), "attention_mass": _first(v, ("attention_mass", "mass", "planted_mass")),
-             "accuracy": _first(v, ("accuracy", "acc"))} for name, v in items if isinstance(v, dict)]
-    return pd.DataFrame(rows, columns=["variant", "attention_mass", "accuracy"])
-
-
-def _first(d: dict, keys: tuple[str, ...]):
-    return next((d[k] for k in keys if k in d), None)
+        return pd.DataFrame(columns=columns)
+    variants = _read_json(path)["variants"]
+    rows = [{"variant": name, "attention_mass": v["planted_mass"], "accuracy": v["accuracy"],
+             "found_seeds": v["found_seeds"], "seeds": len(v["seeds"])} for name, v in variants.items()]
+    return pd.DataFrame(rows, columns=columns)

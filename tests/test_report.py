@@ -120,7 +120,8 @@ def write_standin(root: Path, systems: dict = SYSTEMS) -> Path:
             _write_run(root, data, cell, direction, score, seed, rates)
     (root / "artifacts" / "diagnose").mkdir()
     (root / "artifacts" / "diagnose" / "metrics.json").write_text(json.dumps(
-        {s: {"attention_mass": 0.2 + 0.1 * i, "accuracy": 0.9} for i, s in enumerate(["dot", "general", "concat"])}))
+        {"variants": {s: {"planted_mass": 0.2 + 0.1 * i, "accuracy": 0.9, "found_seeds": 1, "seeds": {"1": {}}}
+                      for i, s in enumerate(["dot", "general", "concat"])}}))
     return root
 
 
@@ -256,12 +257,10 @@ def test_pareto_front():
     assert analysis.pareto_front(cost, quality).tolist() == [0, 2]
 
 
-@pytest.mark.parametrize("raw", [
-    {"dot": {"attention_mass": 0.5, "accuracy": 0.9}},
-    {"variants": {"dot": {"mass": 0.5, "acc": 0.9}}},
-    [{"score": "dot", "planted_mass": 0.5, "accuracy": 0.9}],
-])
-def test_diagnose_loader_is_tolerant(tmp_path, raw):
+def test_diagnose_loader_reads_the_stage_output(tmp_path):
+    raw = {"variants": {"dot": {"planted_mass": 0.5, "accuracy": 0.9, "found_seeds": 2,
+                                "seeds": {"1": {}, "2": {}, "3": {}}}}, "wall_s": 1.0}
     (tmp_path / "m.json").write_text(json.dumps(raw))
-    df = res.load_diagnose(tmp_path / "m.json")
-    assert df.to_dict("records") == [{"variant": "dot", "attention_mass": 0.5, "accuracy": 0.9}]
+    assert res.load_diagnose(tmp_path / "m.json").to_dict("records") == [
+        {"variant": "dot", "attention_mass": 0.5, "accuracy": 0.9, "found_seeds": 2, "seeds": 3}]
+    assert res.load_diagnose(tmp_path / "absent.json").empty

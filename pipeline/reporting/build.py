@@ -15,11 +15,11 @@ from pipeline.reporting.provenance import provenance_section
 TITLE = "attnbench: attention in recurrent encoder-decoders"
 
 
-def build_sections(ctx: Context, project: Path, diagnose_png: Path | None) -> list[render.Section]:
+def build_sections(ctx: Context, project: Path) -> list[render.Section]:
     """Every section, in report order."""
     return [sections.summary(ctx), sections.leaderboard(ctx), sections.main_effects(ctx),
             sections.length_section(ctx), sections.cost_section(ctx), behaviour.attention_section(ctx),
-            behaviour.diagnostic_section(ctx, diagnose_png), behaviour.curves_section(ctx),
+            behaviour.diagnostic_section(ctx), behaviour.curves_section(ctx),
             provenance_section(ctx, project)]
 
 
@@ -43,10 +43,9 @@ def build_report(cfg: ReportConfig, artifacts: Path, data: Path, out: Path, proj
     for sub in ("figures", "plots"):
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir(parents=True)
-    diag_dir = artifacts / "diagnose"
     ctx = Context(cfg, res.load_results(artifacts), artifacts, data, out / "figures",
-                  res.load_diagnose(diag_dir / "metrics.json"))
-    secs = build_sections(ctx, Path(project or Path.cwd()), diag_dir / "attention.png")
+                  res.load_diagnose(artifacts / "diagnose" / "metrics.json"))
+    secs = build_sections(ctx, Path(project or Path.cwd()))
     ctx.runs.sort_values(["corpus", "config", "seed"]).to_csv(out / "results.csv", index=False)
     write_plot_data(ctx, out / "plots")
     (out / "report.md").write_text(render.to_markdown(TITLE, secs), encoding="utf-8")
