@@ -24,10 +24,12 @@ def dvc(*args: str, env: dict | None = None, capture: bool = False) -> subproces
     return subprocess.run([exe, *args], env=env, check=True, text=True, capture_output=capture)
 
 
-def stale_members(group: str = "train") -> list[str]:
-    """Members of a foreach group (`train@...`) that `dvc status` reports as changed, in dvc.yaml order."""
-    status = json.loads(dvc("status", "--json", group, capture=True).stdout or "{}")
-    return [name for name in status if name.startswith(f"{group}@")]
+def stale_jobs() -> list[list[str]]:
+    """Independent jobs that `dvc status` reports as changed, in dvc.yaml order: `diagnose`, and each member's
+    `train@…` with its `evaluate@…`."""
+    status = json.loads(dvc("status", "--json", capture=True).stdout or "{}")
+    jobs = [["diagnose"]] if "diagnose" in status else []
+    return jobs + [[name, name.replace("train@", "evaluate@", 1)] for name in status if name.startswith("train@")]
 
 
 def member_env(threads: int) -> dict:
@@ -36,11 +38,10 @@ def member_env(threads: int) -> dict:
     return env
 
 
-def run_member(stage: str, threads: int) -> str:
-    """Train and evaluate one member in its own `dvc repro -s` process."""
-    evaluate = stage.replace("train@", "evaluate@", 1)
-    dvc("--wait-for-lock", "repro", "-s", stage, evaluate, env=member_env(threads))
-    return stage
+def run_job(stages: list[str], threads: int) -> str:
+    """Reproduce `stages` (no upstream check: the data is ready) in their own `dvc repro -s` process."""
+    dvc("--wait-for-lock", "repro", "-s", *stages, env=member_env(threads))
+    return " ".join(stages)
 
 
 def main() -> None:
@@ -50,11 +51,11 @@ def main() -> None:
     args = parser.parse_args()
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     env = member_env(os.cpu_count() or 1)
-    dvc("repro", "tokenize", "diagnose", env=env)  # the data every member needs, once
-    members = stale_members()
-    print(f"training {len(members)} member(s), {args.jobs} at a time, {threads} thread(s) each", flush=True)
+    dvc("repro", "tokenize", env=env)  # the data every member needs, once
+    jobs = stale_jobs()
+    print(f"running {len(jobs)} job(s), {args.jobs} at a time, {threads} thread(s) each", flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:
-        for done in pool.map(run_member, members, [threads] * len(members)):
+        for done in pool.map(run_job, jobs, [threads] * len(jobs)):
             print(f"done: {done}", flush=True)
     dvc("repro", env=env)  # whatever is left: evaluations of unchanged members, the report
 

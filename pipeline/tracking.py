@@ -2,8 +2,9 @@
 
 DVC runs each stage in its own process, so "the runs of one `dvc repro`" are tied together through the store
 itself: the first stage of a grid execution creates a RUNNING parent run (tagged `attnbench.role=grid`), later stages
-attach to it, and the report stage logs the report to it and ends it. A file lock makes find-or-create safe when
-several stages run at once (`dvc --wait-for-lock repro -s`).
+attach to it, and the report stage logs the report to it and ends it. Members may start at once (`pipeline.parallel`,
+`pipeline.cluster`), so every get-or-create — the SQLite store's schema on first use, the experiment, the parent
+run — happens under one file lock in the project.
 """
 
 from __future__ import annotations
@@ -44,19 +45,24 @@ def params_hash(*sections: dict) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
+def store_lock() -> FileLock:
+    """Serialises get-or-create in the store across processes on this machine."""
+    return FileLock(str(PROJECT / ".mlflow.lock"))
+
+
 def experiment_id(corpus: str) -> str:
     """The MLflow experiment of a corpus (`attnbench-<corpus>`), created on first use."""
     mlflow.set_tracking_uri(tracking_uri())
     name = f"attnbench-{corpus}"
-    exp = mlflow.get_experiment_by_name(name)
-    return exp.experiment_id if exp else mlflow.create_experiment(name)
+    with store_lock():  # the first access also creates a SQLite store's schema
+        exp = mlflow.get_experiment_by_name(name)
+        return exp.experiment_id if exp else mlflow.create_experiment(name)
 
 
 def grid_parent(corpus: str, design: str) -> str:
     """The id of the RUNNING parent run of this grid execution, created if there is none."""
     exp = experiment_id(corpus)
-    lock = FileLock(str(PROJECT / ".mlflow-parent.lock"))
-    with lock:
+    with store_lock():
         client = MlflowClient(tracking_uri())
         found = client.search_runs([exp], f"tags.`{ROLE}` = 'grid' and attributes.status = 'RUNNING'",
                                    order_by=["attributes.start_time DESC"], max_results=1)

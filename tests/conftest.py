@@ -59,7 +59,7 @@ def make_project(folder: Path, over: dict, base: str = "params.yaml", design: st
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(src, dst)
-    (folder / ".gitignore").write_text("/data/\n/artifacts/\n/mlflow.db\n/.mlflow-parent.lock\n")
+    (folder / ".gitignore").write_text("/data/\n/artifacts/\n/mlflow.db\n/.mlflow.lock\n")
     write_params(folder, merge(yaml.safe_load((ROOT / base).read_text()), over), design)
     for cmd in (["git", "init", "-q"], [str(BIN / "dvc"), "init", "-q"],
                 [str(BIN / "dvc"), "config", "core.analytics", "false"]):
@@ -67,14 +67,19 @@ def make_project(folder: Path, over: dict, base: str = "params.yaml", design: st
     return folder
 
 
-def dvc(project: Path, *args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the venv's dvc in `project` with the venv on PATH; output captured as text."""
+def run(project: Path, cmd: list[str], env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `cmd` in `project` with the venv on PATH; output captured as text."""
     env = {**os.environ, **(env or {}), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "ATTNBENCH_THREADS": "1"}
-    done = subprocess.run([str(BIN / "dvc"), *args], cwd=project, env=env, capture_output=True, text=True)
+    done = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True)
     if check and done.returncode:
-        raise AssertionError(f"dvc {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-4000:]}\n"
+        raise AssertionError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-4000:]}\n"
                              f"{done.stderr[-4000:]}")
     return done
+
+
+def dvc(project: Path, *args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the venv's dvc in `project`."""
+    return run(project, [str(BIN / "dvc"), *args], env, check)
 
 
 def free_port() -> int:
@@ -111,7 +116,9 @@ def mlflow_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_grid(tmp_path_factory, mlflow_server) -> tuple[Path, subprocess.CompletedProcess]:
-    """The tiny quick-profile grid (baseline + vanilla), run once through `dvc repro` against the server."""
+    """The tiny quick-profile grid (baseline + vanilla) against the server, run as `make repro` runs it: the
+    documented parallel runner (members and the diagnostic two at a time, then a plain `dvc repro`)."""
     project = make_project(tmp_path_factory.mktemp("grid") / "project", TINY)
-    done = dvc(project, "repro", env={"MLFLOW_TRACKING_URI": mlflow_server})
+    done = run(project, [sys.executable, "-m", "pipeline.parallel", "--jobs", "2"],
+               env={"MLFLOW_TRACKING_URI": mlflow_server})
     return project, done

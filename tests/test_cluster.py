@@ -1,0 +1,39 @@
+"""Grid members as jobs of a cluster scheduler (submitit's local executor): two tiny members run at once, then
+dvc.lock, the metrics and the MLflow runs (on a real server) agree."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import TINY, dvc, make_project, run
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_members_as_local_submitit_jobs(tmp_path, mlflow_server):
+    project = make_project(tmp_path / "cluster", TINY)
+    done = run(project, [sys.executable, "-m", "pipeline.cluster", "--executor", "local", "--cpus", "1"],
+               env={"MLFLOW_TRACKING_URI": mlflow_server})
+    assert "submitted 3 job(s) to local" in done.stdout  # diagnose and two members
+    status = dvc(project, "status")
+    assert "up to date" in status.stdout, status.stdout  # dvc.lock records every stage the jobs ran
+    metrics = json.loads(dvc(project, "metrics", "show", "--json").stdout)
+    files = next(iter(metrics.values()))["data"]
+    evals = [f for f in files if f.endswith("eval.json")]
+    assert len(evals) == 2 and all(files[f]["data"]["splits"]["test"]["greedy"]["bleu"] >= 0 for f in evals)
+
+    client = MlflowClient(mlflow_server)
+    exp = client.get_experiment_by_name("attnbench-numbers")
+    parent = client.search_runs([exp.experiment_id], "tags.`attnbench.role` = 'grid'",
+                                order_by=["attributes.start_time DESC"], max_results=1)[0]
+    children = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    assert sorted(r.info.run_name for r in children) == ["gru-bi-luong-general-s1", "gru-bi-luong-none-s1"]
+    ids = {json.loads((project / "artifacts" / "numbers" / r.info.run_name / "train.json").read_text())[
+        "mlflow_run_id"] for r in children}
+    assert ids == {r.info.run_id for r in children}  # each member's files point at its own run
+    a, b = children
+    assert a.info.start_time < b.info.end_time and b.info.start_time < a.info.end_time  # they ran at once
