@@ -65,9 +65,14 @@ class Decoder(nn.Module):
     def init_state(self, rnn: tuple[Tensor, ...]) -> DecoderState:
         return DecoderState(rnn, rnn[0].new_zeros(rnn[0].size(1), self.feed_dim))
 
+    def advance(self, e: Tensor, state: DecoderState, memory: Memory):
+        """One step up to the output layer: embedded y_prev (B, E) -> pre-output (B, H), new state, weights (B, S)."""
+        raise NotImplementedError
+
     def step(self, y_prev: Tensor, state: DecoderState, memory: Memory):
         """y_prev (B,) -> logits (B, V), new state, attention weights (B, S)."""
-        raise NotImplementedError
+        pre, state, weights = self.advance(self.drop(self.embed(y_prev)), state, memory)  # (B, H), _, (B, S)
+        return self.out(self.drop(pre)), state, weights  # (B, V)
 
     def forward(self, tgt_in: Tensor, state: DecoderState, memory: Memory, teacher_forcing: float = 1.0):
         """tgt_in (B, T) -> logits (B, T, V), attention (B, T, S)."""
@@ -76,7 +81,14 @@ class Decoder(nn.Module):
         return self.forward_loop(tgt_in, state, memory, teacher_forcing)
 
     def forward_loop(self, tgt_in: Tensor, state: DecoderState, memory: Memory, teacher_forcing: float = 1.0):
-        """Step by step; each next input is the gold token with probability `teacher_forcing`, else the argmax."""
+        """Step by step; each next input is the gold token with probability `teacher_forcing`, else the argmax.
+
+        With full teacher forcing no logit feeds back, so the targets are embedded and the output layer runs
+        once over all steps: one (B·T, H) × (H, V) product instead of T thin ones, and one embedding backward
+        (each embedding call's backward fills a dense (V, E) gradient).
+        """
+        if teacher_forcing >= 1.0:
+            return self.forward_teacher_forced(tgt_in, state, memory)
         logits, attn = [], []
         y = tgt_in[:, 0]  # (B,)
         for t in range(tgt_in.size(1)):
@@ -87,6 +99,15 @@ class Decoder(nn.Module):
                 gold = torch.rand(y.shape, device=y.device) < teacher_forcing  # (B,)
                 y = torch.where(gold, tgt_in[:, t + 1], step_logits.detach().argmax(-1))  # (B,)
         return torch.stack(logits, 1), torch.stack(attn, 1)  # (B, T, V), (B, T, S)
+
+    def forward_teacher_forced(self, tgt_in: Tensor, state: DecoderState, memory: Memory):
+        """The step loop on gold inputs, collecting pre-outputs; the output layer once at the end."""
+        emb, pre, attn = self.drop(self.embed(tgt_in)), [], []  # (B, T, E)
+        for t in range(tgt_in.size(1)):
+            h, state, weights = self.advance(emb[:, t], state, memory)  # (B, H), _, (B, S)
+            pre.append(h)
+            attn.append(weights)
+        return self.out(self.drop(torch.stack(pre, 1))), torch.stack(attn, 1)  # (B, T, V), (B, T, S)
 
     def forward_parallel(self, tgt_in: Tensor, state: DecoderState, memory: Memory):
         raise NotImplementedError(f"{type(self).__name__} has no full-sequence path")
@@ -103,13 +124,12 @@ class BahdanauDecoder(Decoder):
         self.attention = attention
         self.W_o = nn.Linear(cfg.hidden + attention.context_dim + cfg.emb_dim, cfg.hidden)
 
-    def step(self, y_prev: Tensor, state: DecoderState, memory: Memory):
-        e = self.drop(self.embed(y_prev))  # (B, E)
+    def advance(self, e: Tensor, state: DecoderState, memory: Memory):
         s_prev = state.rnn[0][-1]  # (B, H) top layer
         c, a = self.attention(s_prev, memory.keys, memory.mask, memory.proj)  # (B, Hc), (B, S)
         out, rnn = self.cell(torch.cat([e, c], -1).unsqueeze(1), state.rnn)  # (B, 1, H)
         t = torch.tanh(self.W_o(torch.cat([out.squeeze(1), c, e], -1)))  # (B, H)
-        return self.out(self.drop(t)), DecoderState(rnn, state.feed), a  # (B, V)
+        return t, DecoderState(rnn, state.feed), a
 
 
 @register_decoder("luong")
@@ -130,12 +150,12 @@ class LuongDecoder(Decoder):
         c, a = self.attention.forward_seq(h, memory.keys, memory.mask, memory.proj)  # (B, T, Hc), (B, T, S)
         return torch.tanh(self.W_c(torch.cat([c, h], -1))), a  # (B, T, H)
 
-    def step(self, y_prev: Tensor, state: DecoderState, memory: Memory):
-        e = self.drop(self.embed(y_prev))  # (B, E)
+    def advance(self, e: Tensor, state: DecoderState, memory: Memory):
         out, rnn = self.cell(torch.cat([e, state.feed], -1).unsqueeze(1), state.rnn)  # (B, 1, H)
         h_tilde, a = self.attentional(out, memory)  # (B, 1, H), (B, 1, S)
         h_tilde, a = h_tilde.squeeze(1), a.squeeze(1)  # (B, H), (B, S)
-        return self.out(self.drop(h_tilde)), DecoderState(rnn, h_tilde[:, : self.feed_dim]), a
+        feed = h_tilde if self.feed_dim else state.feed  # (B, H) or the empty (B, 0): no slicing in the graph
+        return h_tilde, DecoderState(rnn, feed), a
 
     def forward_parallel(self, tgt_in: Tensor, state: DecoderState, memory: Memory):
         e = self.drop(self.embed(tgt_in))  # (B, T, E)

@@ -48,6 +48,21 @@ def test_fast_path_equals_step_loop(score, cell):
     torch.testing.assert_close(fast_attn, loop_attn, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("decoder,feed", [("bahdanau", False), ("luong", True)])
+def test_teacher_forced_loop_equals_one_step_at_a_time(decoder, feed):
+    """The step loop batches the embedding and the output layer over all steps; the math is step() per step."""
+    torch.manual_seed(0)
+    model, batch = Seq2Seq(tiny_cfg(decoder=decoder, input_feeding=feed), VOCAB, VOCAB), tiny_batch(2)
+    memory, state = model.encode(batch["src"], batch["src_lens"])
+    loop_logits, loop_attn = model.decoder.forward_loop(batch["tgt_in"], state, memory)
+    steps = []
+    for t in range(batch["tgt_in"].size(1)):
+        logits, state, weights = model.decoder.step(batch["tgt_in"][:, t], state, memory)
+        steps.append((logits, weights))
+    torch.testing.assert_close(loop_logits, torch.stack([s[0] for s in steps], 1), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(loop_attn, torch.stack([s[1] for s in steps], 1), atol=1e-5, rtol=1e-5)
+
+
 def test_fast_path_is_taken_automatically_and_only_when_the_math_allows(monkeypatch):
     batch = tiny_batch()
     args = batch["src"], batch["src_lens"], batch["tgt_in"]
