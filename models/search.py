@@ -50,9 +50,8 @@ def greedy(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: int | Tensor)
     tokens, attn = [], []
     for t in range(int(limit.max())):
         logits, state, a = model.decoder.step(y, state, memory)  # (B, V), _, (B, S)
-        logp = logits.log_softmax(-1)  # (B, V)
-        y = logp.argmax(-1)  # (B,)
-        score += logp.gather(1, y[:, None]).squeeze(1).masked_fill(finished, 0.0)
+        best, y = logits.max(-1)  # (B,), (B,): the argmax of the logits is the argmax of the log-probs
+        score += (best - logits.logsumexp(-1)).masked_fill(finished, 0.0)  # log p(y): no (B, V) log_softmax
         tokens.append(y.masked_fill(finished, model.eos_id))
         attn.append(a)
         finished |= (y == model.eos_id) | (t + 1 >= limit)
@@ -70,7 +69,12 @@ def length_penalty(length: Tensor, alpha: float) -> Tensor:
 def beam_search(
     model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int, max_len: int | Tensor, alpha: float = 0.6
 ) -> list[Hypothesis]:
-    """Batched beam search over B·K rows; returns the best hypothesis per sentence (score = s / lp)."""
+    """Batched beam search over B·K rows; returns the best hypothesis per sentence (score = s / lp).
+
+    Each row only needs its own K best next tokens (all of a row's candidates share its length penalty), so
+    the search ranks K·K candidates per sentence from a top-k of the logits and one logsumexp per row, never
+    a (B·K, V) log-softmax. Tokens and attention rows are kept per step with back-pointers and read back once.
+    """
     B, K, device = src.size(0), beam_size, src.device
     memory, state = model.encode(src, src_lens)
     rows = torch.arange(B, device=device).repeat_interleave(K)  # (B·K,)
@@ -81,32 +85,45 @@ def beam_search(
     score[:, 0] = 0.0  # one live beam per sentence at the start: no duplicates
     finished = torch.zeros(B * K, dtype=torch.bool, device=device)  # (B·K,)
     length = torch.zeros(B * K, dtype=torch.long, device=device)  # (B·K,)
-    tokens = torch.empty(B * K, 0, dtype=torch.long, device=device)  # (B·K, t)
-    attn = torch.empty(B * K, 0, src.size(1), device=device)  # (B·K, t, S)
+    base = torch.arange(B, device=device).unsqueeze(1) * K  # (B, 1): first row of each sentence
+    steps: list[tuple[Tensor, Tensor, Tensor]] = []  # per step: token (B·K,), parent row (B·K,), attn (B·K, S)
     for t in range(int(limit.max())):
         logits, state, a = model.decoder.step(y, state, memory)  # (B·K, V), _, (B·K, S)
-        logp = frozen(logits.log_softmax(-1), finished, model.eos_id)  # (B·K, V)
+        logp, ids = row_topk(logits, finished, min(K, logits.size(1)), model.eos_id)  # (B·K, K') each
         new_length = torch.where(finished, length, t + 1)  # (B·K,)
-        cand = score.view(-1, 1) + logp  # (B·K, V) raw sums
-        V = cand.size(1)
-        norm = cand / length_penalty(new_length, alpha).unsqueeze(1)  # (B·K, V)
-        _, idx = norm.view(B, K * V).topk(K, dim=1)  # (B, K): top-k, no full sort
-        src_rows = (torch.arange(B, device=device).unsqueeze(1) * K + idx // V).view(-1)  # (B·K,)
-        y = (idx % V).view(-1)  # (B·K,)
-        score = cand.view(B, K * V).gather(1, idx)  # (B, K)
-        tokens = torch.cat([tokens[src_rows], y.unsqueeze(1)], 1)  # (B·K, t+1)
-        attn = torch.cat([attn[src_rows], a[src_rows].unsqueeze(1)], 1)  # (B·K, t+1, S)
+        cand = score.view(-1, 1) + logp  # (B·K, K') raw sums
+        norm = cand / length_penalty(new_length, alpha).unsqueeze(1)  # (B·K, K')
+        _, idx = norm.view(B, -1).topk(K, dim=1)  # (B, K) over K·K' candidates
+        src_rows = (base + idx // logp.size(1)).view(-1)  # (B·K,)
+        y = ids.view(B, -1).gather(1, idx).view(-1)  # (B·K,)
+        score = cand.view(B, -1).gather(1, idx)  # (B, K)
+        steps.append((y, src_rows, a))
         length, state = new_length[src_rows], state.select(src_rows)
         finished = finished[src_rows] | (y == model.eos_id) | (t + 1 >= limit)
         if finished.all():
             break
     final = score / length_penalty(length, alpha).view(B, K)  # (B, K)
     best = torch.arange(B, device=device) * K + final.argmax(1)  # (B,)
-    return _hypotheses(tokens[best], attn[best], final.max(1).values, src_lens, model.eos_id)
+    tokens, attn = backtrack(steps, best)
+    return _hypotheses(tokens, attn, final.max(1).values, src_lens, model.eos_id)
 
 
-def frozen(logp: Tensor, finished: Tensor, eos: int) -> Tensor:
-    """Finished rows may only extend by EOS, at log-prob 0, so their score stays fixed."""
-    stay = torch.full_like(logp, float("-inf"))
-    stay[:, eos] = 0.0
-    return torch.where(finished.unsqueeze(1), stay, logp)  # (B·K, V)
+def row_topk(logits: Tensor, finished: Tensor, k: int, eos: int) -> tuple[Tensor, Tensor]:
+    """The k best next tokens of each row with their log-probs (B·K, k); a finished row may only extend by
+    EOS at log-prob 0 (its other candidates are -inf), so its score stays fixed."""
+    top, ids = logits.topk(k, dim=-1)  # (B·K, k)
+    logp = top - logits.logsumexp(-1, keepdim=True)  # (B·K, k)
+    stay = torch.full_like(logp[0], float("-inf"))  # (k,)
+    stay[0] = 0.0
+    logp = torch.where(finished.unsqueeze(1), stay, logp)
+    return logp, ids.masked_fill(finished.unsqueeze(1), eos)
+
+
+def backtrack(steps: list[tuple[Tensor, Tensor, Tensor]], rows: Tensor) -> tuple[Tensor, Tensor]:
+    """Follow back-pointers from final `rows` (B,): tokens (B, T) and the attention row of each (B, T, S)."""
+    tokens, attn = [], []
+    for y, parent, a in reversed(steps):
+        tokens.append(y[rows])
+        attn.append(a[parent[rows]])  # the step's weights belong to the row that produced its logits
+        rows = parent[rows]
+    return torch.stack(tokens[::-1], 1), torch.stack(attn[::-1], 1)  # (B, T), (B, T, S)
