@@ -50,7 +50,7 @@ def evaluate_split(ctx: RunContext, model, name: str, detok) -> tuple[dict, dict
         decode = search_fn(ctx.decode_cfg, beam)
         ids, seconds = decode_all(model, pairs, decode, cfg["batch_size"])
         hyps[decode_name] = [detok(x) for x in ids]
-        scores[decode_name] = {**quality(hyps[decode_name], refs, src_lens),
+        scores[decode_name] = {**quality(hyps[decode_name], refs, src_lens, cfg["length_buckets"]),
                                "latency_ms": round(latency_ms(model, pairs[: cfg["latency_sentences"]], decode), 2),
                                "sentences_per_s": round(len(pairs) / seconds, 1),
                                **({"beam_size": ctx.decode_cfg.beam_size} if beam else {})}

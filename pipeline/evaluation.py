@@ -54,9 +54,9 @@ def forced_attention(model: Seq2Seq, pairs: list[Pair], batch_size: int) -> list
     return out
 
 
-def quality(hyps: Sequence[str], refs: Sequence[str], src_lens: Sequence[int]) -> dict:
-    """BLEU/chrF with signatures, BLEU per source-length bucket and its slope."""
-    buckets = length_buckets(hyps, refs, src_lens)
+def quality(hyps: Sequence[str], refs: Sequence[str], src_lens: Sequence[int], edges: Sequence[int]) -> dict:
+    """BLEU/chrF with signatures, BLEU per source-length bucket (lower edges `edges`) and its slope."""
+    buckets = length_buckets(hyps, refs, src_lens, edges)
     return {**corpus_scores(hyps, refs), "buckets": buckets, "bleu_length_slope": length_slope(buckets)}
 
 

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
+from pipeline.lengths import bucket_of, buckets, label
+
 Link = tuple[int, int]
 
 
@@ -126,22 +128,14 @@ def read_jsonl(path: str | Path) -> list[Record]:
         return [Record(**json.loads(line)) for line in f]
 
 
-def bucket(n: int, width: int = 10, top: int = 51) -> str:
-    """Length bucket label: 1-10, 11-20, ..., 51+."""
-    if n >= top:
-        return f"{top}+"
-    lo = (max(n, 1) - 1) // width * width + 1
-    return f"{lo}-{lo + width - 1}"
-
-
-BUCKETS = [bucket(n) for n in (1, 11, 21, 31, 41, 51)]
+BUCKETS = [label(b) for b in buckets()]
 
 
 def histogram(lengths: Iterable[int]) -> dict[str, int]:
-    """Counts per length bucket (every bucket present, zeros included)."""
+    """Counts per length bucket, 1-10 … 51+ (every bucket present, zeros included; a length 0 counts as 1-10)."""
     counts = dict.fromkeys(BUCKETS, 0)
     for n in lengths:
-        counts[bucket(n)] += 1
+        counts[label(bucket_of(max(n, 1)))] += 1
     return counts
 
 

@@ -4,15 +4,25 @@ import numpy as np
 import pytest
 from sacrebleu.metrics import BLEU
 
+from pipeline.lengths import bucket_of, buckets, label
 from pipeline.metrics.alignment import aer_from_counts, argmax_links, corpus_aer, word_attention
-from pipeline.metrics.quality import bucket_of, corpus_scores, length_buckets, length_slope
+from pipeline.metrics.quality import corpus_scores, length_buckets, length_slope
 
 
 def test_bucket_edges():
     assert bucket_of(1) == (1, 10) and bucket_of(10) == (1, 10) and bucket_of(11) == (11, 20)
     assert bucket_of(51) == (51, None) and bucket_of(400) == (51, None)
+    assert buckets([1, 6, 11]) == [(1, 5), (6, 10), (11, None)] and label((11, None)) == "11+"
     with pytest.raises(ValueError, match="no bucket"):
         bucket_of(0)
+    with pytest.raises(ValueError, match="increasing"):
+        buckets([5, 1])
+
+
+def test_length_buckets_follow_the_given_edges():
+    refs = hyps = ["a b c d e"] * 3
+    rows = length_buckets(hyps, refs, src_lens=[2, 7, 30], edges=[1, 6, 11])
+    assert [(r["lo"], r["hi"], r["count"]) for r in rows] == [(1, 5, 1), (6, 10, 1), (11, None, 1)]
 
 
 def test_length_buckets_split_the_corpus_and_score_each_part():

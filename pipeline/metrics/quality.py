@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from sacrebleu.metrics import BLEU, CHRF
 
-BUCKETS = ((1, 10), (11, 20), (21, 30), (31, 40), (41, 50), (51, None))
+from pipeline.lengths import DEFAULT_EDGES, bucket_of, buckets
 
 
 def corpus_scores(hyps: Sequence[str], refs: Sequence[str]) -> dict:
@@ -20,19 +20,12 @@ def corpus_scores(hyps: Sequence[str], refs: Sequence[str]) -> dict:
     }
 
 
-def bucket_of(length: int, buckets=BUCKETS) -> tuple[int, int | None]:
-    """The (lo, hi) bucket holding a source length; hi is None for the open last bucket."""
-    for lo, hi in buckets:
-        if length >= lo and (hi is None or length <= hi):
-            return lo, hi
-    raise ValueError(f"length {length} is in no bucket of {buckets}")
-
-
-def length_buckets(hyps: Sequence[str], refs: Sequence[str], src_lens: Sequence[int], buckets=BUCKETS) -> list:
+def length_buckets(hyps: Sequence[str], refs: Sequence[str], src_lens: Sequence[int],
+                   edges: Sequence[int] = DEFAULT_EDGES) -> list:
     """Corpus BLEU per source-length bucket, with its sentence count and mean length (empty buckets left out)."""
     rows = []
-    for lo, hi in buckets:
-        idx = [i for i, n in enumerate(src_lens) if bucket_of(n, buckets) == (lo, hi)]
+    for lo, hi in buckets(edges):
+        idx = [i for i, n in enumerate(src_lens) if bucket_of(n, edges) == (lo, hi)]
         if not idx:
             continue
         score = BLEU().corpus_score([hyps[i] for i in idx], [[refs[i] for i in idx]]).score
