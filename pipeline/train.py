@@ -52,9 +52,10 @@ def train(ctx: RunContext) -> dict:
                           ctx.params_hash) as active:
         logger = MLFlowLogger(tracking_uri=tracking_uri(), run_id=active.info.run_id, log_model=False)
         logger.log_hyperparams({"run": ctx.key, **ctx.model_cfg.to_dict(), **cfg.to_dict(), **ctx.meta})
-        trainer = make_trainer(cfg.max_steps, min(cfg.val_every, cfg.max_steps), cfg.clip, ckpt_dir, curves, logger)
+        trainer = make_trainer(cfg.max_steps, min(cfg.val_every, cfg.max_steps), ckpt_dir, curves, logger)
         if os.environ.get("ATTNBENCH_KILL_AT_STEP"):
-            trainer.callbacks.append(KillAtStep(int(os.environ["ATTNBENCH_KILL_AT_STEP"])))
+            trainer.callbacks.append(KillAtStep(int(os.environ["ATTNBENCH_KILL_AT_STEP"]),
+                                                os.environ.get("ATTNBENCH_KILL_SIGNAL", "KILL")))
         if cfg.patience:
             trainer.callbacks.append(EarlyStopping("val/bleu", mode="max", patience=cfg.patience))
         if resumed_from is not None:

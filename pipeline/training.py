@@ -89,15 +89,28 @@ def code_hash(root: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-class KillAtStep(Callback):
-    """Test hook for resume: SIGKILL this process after optimizer step `step` (env `ATTNBENCH_KILL_AT_STEP`)."""
+class SaveOnInterrupt(Callback):
+    """Ctrl-C (or `dvc repro` interrupted): write `last.ckpt` at the current step before Lightning shuts down,
+    so the rerun resumes there. A SIGKILL falls back to the `last.ckpt` of the latest validation."""
 
-    def __init__(self, step: int):
-        self.step = step
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_exception(self, trainer, pl_module, exception):
+        if isinstance(exception, KeyboardInterrupt) and trainer.global_step > 0:
+            trainer.save_checkpoint(self.path)
+
+
+class KillAtStep(Callback):
+    """Test hook for resume: send `sig` to this process after optimizer step `step`
+    (env `ATTNBENCH_KILL_AT_STEP`, `ATTNBENCH_KILL_SIGNAL`: KILL by default, or INT)."""
+
+    def __init__(self, step: int, sig: str = "KILL"):
+        self.step, self.signal = step, signal.Signals[f"SIG{sig}"]
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step >= self.step:
-            os.kill(os.getpid(), signal.SIGKILL)
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), self.signal)
 
 
 def checkpoint_step(path: Path) -> int:
@@ -112,16 +125,18 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def make_trainer(max_steps: int, val_every: int, clip: float, ckpt_dir: Path, curves: Curves, logger) -> L.Trainer:
-    """A Trainer with a step budget; bf16 autocast on GPU, deterministic fp32 on CPU."""
+def make_trainer(max_steps: int, val_every: int, ckpt_dir: Path, curves: Curves, logger) -> L.Trainer:
+    """A Trainer with a step budget; bf16 autocast on GPU, deterministic fp32 on CPU. (Gradient clipping is the
+    module's, from `train.clip`.) `last.ckpt` is written at every validation and on Ctrl-C."""
     gpu = torch.cuda.is_available()
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/bleu", mode="max", save_top_k=1,
                            save_last=True, enable_version_counter=False)
+    callbacks = [best, curves, SaveOnInterrupt(ckpt_dir / "last.ckpt")]
     return L.Trainer(max_steps=max_steps, val_check_interval=val_every, check_val_every_n_epoch=None,
                      accelerator="auto", devices=1, precision="bf16-mixed" if gpu else "32-true",
-                     gradient_clip_val=clip or None, deterministic=not gpu, logger=logger,
-                     callbacks=[best, curves], enable_progress_bar=True, log_every_n_steps=max(1, val_every // 4),
-                     num_sanity_val_steps=0, default_root_dir=str(ckpt_dir))
+                     deterministic=not gpu, logger=logger, callbacks=callbacks, enable_progress_bar=True,
+                     log_every_n_steps=max(1, val_every // 4), num_sanity_val_steps=0,
+                     default_root_dir=str(ckpt_dir))
 
 
 def summary(trainer: L.Trainer, curves: Curves, resumed_from: int | None) -> dict:

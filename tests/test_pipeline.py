@@ -94,17 +94,18 @@ def test_adding_a_member_trains_only_it(tiny_grid, tmp_path):
     assert "report" in ran(done)
 
 
-def test_killed_training_resumes_from_last_checkpoint(tiny_grid, tmp_path):
+@pytest.mark.parametrize(("sig", "resumes_at"), [("KILL", 20), ("INT", 30)])  # KILL: last validation's ckpt
+def test_killed_training_resumes_from_last_checkpoint(tiny_grid, tmp_path, sig, resumes_at):
     project = copy(tiny_grid[0], tmp_path)
-    killed = dvc(project, "repro", "-f", "-s", f"train@{BASELINE}", env={"ATTNBENCH_KILL_AT_STEP": "30"},
-                 check=False)
+    killed = dvc(project, "repro", "-f", "-s", f"train@{BASELINE}", check=False,
+                 env={"ATTNBENCH_KILL_AT_STEP": "30", "ATTNBENCH_KILL_SIGNAL": sig})
     assert killed.returncode != 0
     assert (member(project, BASELINE) / "ckpt" / "last.ckpt").is_file()
     done = dvc(project, "repro")
-    assert "resuming numbers-gru-bi-luong-general-s1 from step 20" in done.stdout
+    assert f"resuming numbers-gru-bi-luong-general-s1 from step {resumes_at}" in done.stdout
     assert f"train@{VANILLA}" not in ran(done)  # nothing finished is redone
     train = json.loads((member(project, BASELINE) / "train.json").read_text())
-    assert train["resumed_from_step"] == 20 and train["steps"] == 40
+    assert train["resumed_from_step"] == resumes_at and train["steps"] == 40
 
 
 def test_same_seed_same_metrics(tiny_grid, tmp_path):
