@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from dataclasses import dataclass
@@ -78,6 +79,15 @@ class RunContext:
     @property
     def params_hash(self) -> str:
         return params_hash(self.params["model"], self.params["train"], self.params["runs"][self.key])
+
+
+def member_from_cli(doc: str) -> RunContext:
+    """Parse `python -m pipeline.<stage> <run>` and return the member's context with torch's threads set."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("run", help="a key of `runs:` in params.yaml, e.g. numbers-gru-bi-luong-general-s1")
+    ctx = RunContext.load(parser.parse_args().run)
+    set_threads()
+    return ctx
 
 
 def set_threads() -> int:

@@ -6,7 +6,6 @@ eval.json (quality, length buckets, AER, cost), hyps/ and attention.json; log th
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from pathlib import Path
@@ -16,7 +15,7 @@ import torch
 
 from models.lit import Seq2SeqModule
 from pipeline.batching import collate, pairs_from_split
-from pipeline.context import RunContext, set_threads
+from pipeline.context import RunContext, member_from_cli
 from pipeline.evaluation import (
     alignment,
     attention_examples,
@@ -114,14 +113,10 @@ def plot_member(ctx: RunContext, result: dict, folder: Path) -> list[Path]:
 
 @exit_on_user_error
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="a key of `runs:` in params.yaml, e.g. numbers-gru-bi-luong-general-s1")
-    args = parser.parse_args()
-    ctx = RunContext.load(args.run)
-    set_threads()
+    ctx = member_from_cli(__doc__)
     result = evaluate(ctx)
     test = result["splits"]["test"]
-    print(f"{args.run}: test BLEU greedy {test['greedy']['bleu']} beam {test['beam']['bleu']}", flush=True)
+    print(f"{ctx.key}: test BLEU greedy {test['greedy']['bleu']} beam {test['beam']['bleu']}", flush=True)
 
 
 if __name__ == "__main__":

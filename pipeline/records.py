@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import sys
 from collections.abc import Callable, Iterable
@@ -160,3 +161,19 @@ def exit_on_user_error(main: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(2)
 
     return run
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_sha256(path: Path, expected: str, hint: str = "") -> None:
+    """Raise a DataError naming `path` when its sha256 is not `expected`."""
+    actual = sha256_of(path)
+    if actual != expected:
+        raise DataError(f"sha256 mismatch: expected {expected}, got {actual}{hint}", path)

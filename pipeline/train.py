@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 
 import lightning as L
@@ -14,7 +13,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 
 from models.lit import Seq2SeqModule
 from pipeline.batching import loader, pairs_from_split
-from pipeline.context import RunContext, set_threads
+from pipeline.context import RunContext, member_from_cli
 from pipeline.records import exit_on_user_error
 from pipeline.subwords import load_tokenizer
 from pipeline.tracking import start_member_run, tracking_uri
@@ -71,13 +70,9 @@ def train(ctx: RunContext) -> dict:
 
 @exit_on_user_error
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="a key of `runs:` in params.yaml, e.g. numbers-gru-bi-luong-general-s1")
-    args = parser.parse_args()
-    ctx = RunContext.load(args.run)
-    set_threads()
+    ctx = member_from_cli(__doc__)
     result = train(ctx)
-    print(f"{args.run}: {result['steps']} steps, best val BLEU {result['best_val_bleu']} at step "
+    print(f"{ctx.key}: {result['steps']} steps, best val BLEU {result['best_val_bleu']} at step "
           f"{result['best_step']}, {result['train_tgt_tokens_per_s']} target tokens/s", flush=True)
 
 

@@ -11,12 +11,14 @@ import yaml
 from models.attention import SCORES
 from models.cells import CELLS
 from pipeline.grid import BEGIN, DESIGNS, END, GridSpec, Run, ablation, factorial, render_designs, runs_from_params
+from pipeline.params import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS_FILES = [ROOT / "params.yaml", ROOT / "profiles" / "full.yaml"]
-SPEC = GridSpec.from_dict({"baseline": {"cell": "gru", "direction": "bi", "decoder": "luong", "score": "general"},
-                           "scores": ["none", "dot", "general"], "cells": ["rnn", "gru"], "directions": ["uni", "bi"],
-                           "decoders": ["luong", "bahdanau"], "seeds": [1, 2]})
+VALID = {"baseline": {"cell": "gru", "direction": "bi", "decoder": "luong", "score": "general"},
+         "scores": ["none", "dot", "general"], "cells": ["rnn", "gru"], "directions": ["uni", "bi"],
+         "decoders": ["luong", "bahdanau"], "seeds": [1, 2]}
+SPEC = GridSpec.from_dict(VALID)
 
 
 def test_ablation_changes_one_factor_at_a_time():
@@ -41,12 +43,12 @@ def test_variant_id_and_key():
 
 
 def test_unknown_keys_and_directions_are_listed():
-    with pytest.raises(ValueError, match=r"unknown grid keys \['colour'\]; valid: \["):
-        GridSpec.from_dict({"colour": 1})
-    with pytest.raises(ValueError, match=r"unknown directions \['left'\]; valid: \['uni', 'bi'\]"):
-        GridSpec.from_dict({"directions": ["left"]})
-    with pytest.raises(ValueError, match="unknown run keys"):
-        Run.from_item({"corpus": "numbers", "lr": 1})
+    with pytest.raises(ConfigError, match=r"grid: unknown key\(s\) colour; valid: baseline, scores"):
+        GridSpec.from_dict({**VALID, "colour": 1})
+    with pytest.raises(ConfigError, match=r"unknown directions \['left'\]; valid: \['uni', 'bi'\]"):
+        GridSpec.from_dict({**VALID, "directions": ["left"]})
+    with pytest.raises(ConfigError, match=r"runs.x: unknown key\(s\) lr"):
+        Run.from_item({"corpus": "numbers", "lr": 1}, "x")
 
 
 @pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: p.name)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from pipeline.corpora import CorpusConfig, register_corpus
-from pipeline.records import DataError, Record
+from pipeline.records import DataError, Record, verify_sha256
 
 log = logging.getLogger(__name__)
 
@@ -75,22 +75,6 @@ class Segment:
 # ---------------------------------------------------------------- wheel
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def verify_sha256(path: Path, expected: str) -> None:
-    """Raise a DataError naming `path` when its sha256 is not `expected`."""
-    actual = sha256_of(path)
-    if actual != expected:
-        raise DataError(f"sha256 mismatch: expected {expected}, got {actual}; delete the file to re-download", path)
-
-
 def fetch_wheel(cache_dir: str | Path) -> Path:
     """The verified wheel in `cache_dir`, downloaded with `pip download` when absent."""
     path = Path(cache_dir) / WHEEL
@@ -100,7 +84,7 @@ def fetch_wheel(cache_dir: str | Path) -> Path:
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0 or not path.is_file():
             raise DataError(f"pip download {PACKAGE} failed:\n{done.stderr.strip()[-2000:]}", path)
-    verify_sha256(path, WHEEL_SHA256)
+    verify_sha256(path, WHEEL_SHA256, "; delete the file to re-download")
     return path
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import shutil
 import urllib.error
 import urllib.request
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from pipeline.corpora import CorpusConfig, register_corpus
-from pipeline.records import DataError, Record, pair_lines, with_ids
+from pipeline.records import DataError, Record, pair_lines, sha256_of, verify_sha256, with_ids
 
 BASE = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw"
 
@@ -65,15 +64,6 @@ class Multi30kConfig(CorpusConfig):
         return load_multi30k(self)
 
 
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def download(url: str, dest: Path) -> None:
     """Fetch `url` to `dest` (through a temporary file, so a failed download leaves nothing)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -91,15 +81,13 @@ def fetch(cfg: Multi30kConfig, name: str) -> Path:
     """Local, checksum-verified path of raw file `name` (downloaded into the cache when `base` is a URL)."""
     if "://" in cfg.base:
         path = Path(cfg.cache) / name
-        if not path.is_file() or sha256(path) != SHA256[name]:
+        if not path.is_file() or sha256_of(path) != SHA256[name]:
             download(f"{cfg.base.rstrip('/')}/{name}", path)
     else:
         path = Path(cfg.base) / name
         if not path.is_file():
             raise DataError("file not found", path)
-    digest = sha256(path)
-    if digest != SHA256[name]:
-        raise DataError(f"sha256 mismatch: expected {SHA256[name]}, got {digest}", path)
+    verify_sha256(path, SHA256[name])
     return path
 
 
