@@ -65,22 +65,25 @@ def test_noop_repro_reruns_nothing(tiny_grid):
 
 
 def test_mlflow_server_round_trip(tiny_grid, mlflow_server):
+    project, _ = tiny_grid
     client = MlflowClient(mlflow_server)
-    exp = client.get_experiment_by_name("attnbench-numbers")
-    runs = client.search_runs([exp.experiment_id])
-    parents = [r for r in runs if r.data.tags.get("attnbench.role") == "grid"]
-    children = [r for r in runs if r.data.tags.get("attnbench.role") == "member"]
-    assert len(parents) == 1 and parents[0].info.status == "FINISHED"  # the report stage ended it
+    ids = {json.loads((member(project, k) / "train.json").read_text())["mlflow_run_id"] for k in (BASELINE, VANILLA)}
+    parent_ids = {client.get_run(i).data.tags["mlflow.parentRunId"] for i in ids}
+    assert len(parent_ids) == 1  # both members of one `dvc repro` hang under one parent
+    parent = client.get_run(parent_ids.pop())
+    assert parent.data.tags["attnbench.role"] == "grid" and parent.info.status == "FINISHED"  # the report ended it
+    children = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
     assert sorted(r.info.run_name for r in children) == ["gru-bi-luong-general-s1", "gru-bi-luong-none-s1"]
+    assert client.get_experiment(parent.info.experiment_id).name == "attnbench-numbers"
     for run in children:
         tags = run.data.tags
-        assert tags["mlflow.parentRunId"] == parents[0].info.run_id
-        assert tags["attnbench.corpus"] == "numbers" and len(tags["attnbench.params_hash"]) == 12
+        assert tags["attnbench.role"] == "member" and tags["attnbench.corpus"] == "numbers"
+        assert len(tags["attnbench.params_hash"]) == 12
         assert "test/beam/bleu" in run.data.metrics and "cost/flops_per_tgt_token" in run.data.metrics
         assert run.data.params["cell"] == "gru"
         assert len(client.get_metric_history(run.info.run_id, "val/bleu")) == 2  # every 20 of 40 steps
         assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"hyps", "eval.json", "figures"}
-    assert "report" in {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    assert "report" in {a.path for a in client.list_artifacts(parent.info.run_id)}
 
 
 def test_adding_a_member_trains_only_it(tiny_grid, tmp_path):
