@@ -59,7 +59,8 @@ def best_mask(table: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
 
 
 def saturation(runs: pd.DataFrame, metric: str, spread: float, floor: float) -> dict[str, dict]:
-    """Per corpus where the attention configs' mean `metric` lies within `spread` points and all above `floor`."""
+    """Per corpus where the attention configs' mean `metric` lies within `spread` points and all above `floor`
+    (callers pass the score comparison: runs on the baseline's cell, direction and decoder)."""
     agg = aggregate(runs[runs["attention"]], [metric])
     out = {}
     for corpus, df in agg.groupby("corpus"):

@@ -55,7 +55,8 @@ class Context:
         cols = [c.source for c in analysis.leaderboard_columns(self.cfg.decode)]
         extra = ["wall_s_to_target", "target_bleu", "test_precision", "test_recall"]
         self.configs = analysis.aggregate(self.runs, list(dict.fromkeys(cols + extra)))
-        self.saturated = analysis.saturation(self.runs, f"test_{self.cfg.decode}_bleu",
+        # saturation is about the scores: judged on the baseline's cell/direction/decoder (a weak cell is no score)
+        self.saturated = analysis.saturation(self.baseline_slice(self.runs), f"test_{self.cfg.decode}_bleu",
                                              self.cfg.saturation_spread, self.cfg.saturation_floor)
 
     def _add_sample_efficiency(self) -> None:
