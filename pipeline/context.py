@@ -17,10 +17,19 @@ from pipeline.params import ConfigError, load_params
 from pipeline.tracking import params_hash
 
 
+def user_config(build, where: str):
+    """`build()`, with the ValueError of a bad key or name (it lists the valid ones) as a ConfigError naming
+    the params section, so stages exit with one line instead of a traceback."""
+    try:
+        return build()
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
 def model_config(params: dict, run: Run) -> ModelConfig:
     """`model:` with the run's factors (cell, direction, decoder, score) laid over it."""
     factors = {"cell": run.cell, "bidirectional": run.direction == "bi", "decoder": run.decoder, "score": run.score}
-    return ModelConfig.from_dict({**params["model"], **factors})
+    return user_config(lambda: ModelConfig.from_dict({**params["model"], **factors}), f"model / runs ({run.key})")
 
 
 @dataclass
@@ -46,11 +55,11 @@ class RunContext:
 
     @cached_property
     def train_cfg(self) -> TrainConfig:
-        return TrainConfig.from_dict({**self.params["train"], "seed": self.run.seed})
+        return user_config(lambda: TrainConfig.from_dict({**self.params["train"], "seed": self.run.seed}), "train")
 
     @cached_property
     def decode_cfg(self) -> DecodeConfig:
-        return DecodeConfig.from_dict(self.params["decode"])
+        return user_config(lambda: DecodeConfig.from_dict(self.params["decode"]), "decode")
 
     @property
     def out(self) -> Path:

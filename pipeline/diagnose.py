@@ -15,7 +15,9 @@ import matplotlib
 import torch
 
 from models.diagnose import DiagnoseConfig, run_diagnostic
+from pipeline.context import user_config
 from pipeline.params import load_params, section
+from pipeline.records import exit_on_user_error
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -41,12 +43,13 @@ def plot(results: dict[str, dict], planted_step: int, path: Path) -> None:
     plt.close(fig)
 
 
+@exit_on_user_error
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", type=Path, default=Path("artifacts/diagnose"))
     args = parser.parse_args()
-    cfg = DiagnoseConfig.from_dict(section(load_params(args.params), "diagnose"))
+    cfg = user_config(lambda: DiagnoseConfig.from_dict(section(load_params(args.params), "diagnose")), "diagnose")
     torch.set_num_threads(1)  # tiny models: more threads only contend
     start = time.perf_counter()
     results = run_diagnostic(cfg)

@@ -1,0 +1,26 @@
+"""A grid member's configs: bad names and keys are ConfigErrors (one-line exits) that list the valid choices."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from pipeline.context import model_config
+from pipeline.grid import Run
+from pipeline.params import ConfigError
+from tests.conftest import ROOT
+
+
+def test_unknown_score_in_a_run_is_a_config_error_listing_the_scores():
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    run = Run(corpus="numbers", cell="gru", direction="bi", decoder="luong", score="dott", seed=1)
+    with pytest.raises(ConfigError, match=r"unknown attention score 'dott'; registered: concat, cosine, dot"):
+        model_config(params, run)
+
+
+def test_unknown_model_key_is_a_config_error_listing_the_keys():
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["model"]["hiden"] = 64
+    run = Run(corpus="numbers", cell="gru", direction="bi", decoder="luong", score="dot", seed=1)
+    with pytest.raises(ConfigError, match=r"unknown keys \['hiden'\]; valid keys: cell"):
+        model_config(params, run)
