@@ -78,6 +78,17 @@ def translate(model: Seq2Seq, data: Data, pairs: list[Pair], beam: int, batch: i
     return [data.tgt_tok.detokenize(t) for t in out], seconds
 
 
+def train_step(model: Seq2Seq, opt: torch.optim.Optimizer, b: dict) -> torch.Tensor:
+    """One update with the benchmark's loss (label smoothing 0.1, as the LightningModule) and clipping at 1.0."""
+    logits, _ = model(b["src"], b["src_lens"], b["tgt_in"])  # (B, T, V)
+    loss = F.cross_entropy(logits.flatten(0, 1), b["tgt_out"].flatten(), ignore_index=PAD, label_smoothing=0.1)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss
+
+
 def train(data: Data, recipe: Recipe, budget_s: float, target: float, decode_batch: int) -> tuple[Seq2Seq, dict]:
     """Train until the first validation with BLEU >= target or `budget_s` (wall, validations included)."""
     torch.manual_seed(recipe.seed)
@@ -90,13 +101,7 @@ def train(data: Data, recipe: Recipe, budget_s: float, target: float, decode_bat
     while True:
         for b in loader(train_pairs, recipe.batch, seed=recipe.seed + step):
             t0 = time.perf_counter()
-            logits, _ = model(b["src"], b["src_lens"], b["tgt_in"])  # (B, T, V)
-            loss = F.cross_entropy(logits.flatten(0, 1), b["tgt_out"].flatten(), ignore_index=PAD,
-                                   label_smoothing=0.1)  # fmt: skip
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            loss = train_step(model, opt, b)
             sched.step()
             step_s += time.perf_counter() - t0
             tokens += int((b["tgt_out"] != PAD).sum())

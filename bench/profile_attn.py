@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from attn_side import encode_pairs, model_config  # noqa: E402
+from attn_side import encode_pairs, model_config, train_step  # noqa: E402
 from m30k_data import prepare  # noqa: E402
 
 from models.config import PAD  # noqa: E402
@@ -43,21 +42,13 @@ def main() -> None:
     model = Seq2Seq(model_config(a.feed), data.src_tok.vocab_size, data.tgt_tok.vocab_size)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-    def train_step():
-        logits, _ = model(batch["src"], batch["src_lens"], batch["tgt_in"])  # (B, T, V)
-        loss = F.cross_entropy(logits.flatten(0, 1), batch["tgt_out"].flatten(), ignore_index=PAD,
-                               label_smoothing=0.1)  # fmt: skip
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
 
     if a.what in ("train", "both"):
-        train_step()
+        train_step(model, opt, batch)
         t = time.perf_counter()
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             for _ in range(a.steps):
-                train_step()
+                train_step(model, opt, batch)
         ms = (time.perf_counter() - t) / a.steps * 1000
         ntok = int((batch["tgt_out"] != PAD).sum())
         shape = f"B={a.batch}, S={batch['src'].size(1)}, T={batch['tgt_in'].size(1)}"
