@@ -67,3 +67,37 @@ def test_per_sentence_max_length_is_respected():
     for hyps in (greedy(model, batch["src"], batch["src_lens"], limits),
                  beam_search(model, batch["src"], batch["src_lens"], 3, limits, 0.6)):  # fmt: skip
         assert all(len(h.tokens) <= n for h, n in zip(hyps, limits.tolist(), strict=True))
+
+
+SEARCHES = {"greedy": lambda m, src, lens, limit: greedy(m, src, lens, limit),
+            "beam3": lambda m, src, lens, limit: beam_search(m, src, lens, 3, limit, 0.6)}  # fmt: skip
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+@pytest.mark.parametrize("decoder", DECODERS.names())
+@pytest.mark.parametrize("weights", ["random", "trained"])
+def test_search_of_a_batch_equals_each_sentence_alone(search, decoder, weights):
+    """Sentences leave the batch as they finish: that must not mix rows, scores or attention between them."""
+    torch.manual_seed(2)
+    if weights == "trained":
+        model, batch = trained(decoder, score="concat")
+    else:
+        model, batch = Seq2Seq(tiny_cfg(decoder=decoder, score="concat"), VOCAB, VOCAB).eval(), tiny_batch()
+    limits = torch.tensor([4, 9, 6])  # different limits: sentences leave at different steps
+    run = SEARCHES[search]
+    together = run(model, batch["src"], batch["src_lens"], limits)
+    for i, n in enumerate(batch["src_lens"].tolist()):
+        [alone] = run(model, batch["src"][i : i + 1, :n], batch["src_lens"][i : i + 1], limits[i : i + 1])
+        assert together[i].tokens == alone.tokens
+        assert together[i].score == pytest.approx(alone.score, abs=1e-5)
+        torch.testing.assert_close(together[i].attn, alone.attn)
+
+
+def test_beam_search_drops_each_sentence_when_its_best_beam_has_ended(monkeypatch):
+    """Gold lengths 4, 6, 3 (+EOS): rows per step shrink 12 -> 8 -> 4 as sentences end, far before the limit."""
+    model, batch = trained()
+    rows, step = [], model.decoder.step
+    monkeypatch.setattr(model.decoder, "step", lambda y, *args: rows.append(y.numel()) or step(y, *args))
+    hyps = beam_search(model, batch["src"], batch["src_lens"], 4, 50, 0.6)
+    assert [h.tokens for h in hyps] == [row[: row.index(EOS)] for row in batch["tgt_out"].tolist()]
+    assert rows == [12] * 4 + [8] * 1 + [4] * 2
