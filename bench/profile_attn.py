@@ -42,7 +42,6 @@ def main() -> None:
     model = Seq2Seq(model_config(a.feed), data.src_tok.vocab_size, data.tgt_tok.vocab_size)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-
     if a.what in ("train", "both"):
         train_step(model, opt, batch)
         t = time.perf_counter()
