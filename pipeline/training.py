@@ -110,6 +110,8 @@ class KillAtStep(Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if trainer.global_step == self.step:
+            if self.signal == signal.SIGINT:  # stand in for Ctrl-C even where a background shell ignores SIGINT
+                signal.signal(signal.SIGINT, signal.default_int_handler)
             os.kill(os.getpid(), self.signal)
 
 
