@@ -14,11 +14,12 @@ import torch
 import torch.nn.functional as F
 from m30k_data import Data, bleu
 
-from models.config import PAD, DecodeConfig, ModelConfig
+from models.config import DecodeConfig, ModelConfig
 from models.schedules import SCHEDULES
 from models.search import beam_search, greedy
 from models.seq2seq import Seq2Seq
-from pipeline.batching import Pair, collate, loader
+from models.special import PAD
+from pipeline.member.batching import Pair, collate, loader
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-from models.config import BOS, ModelConfig
+from models.config import ModelConfig
 from models.seq2seq import Seq2Seq
+from models.special import BOS
 
 B, S, T, VOCAB = 32, 20, 20, 1000
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import sacrebleu
 
-from pipeline.corpora import load_corpus
-from pipeline.subwords import SubwordConfig, Tokenizer, train_models
+from pipeline.core.tokenizer import Tokenizer
+from pipeline.data.corpora import load_corpus
+from pipeline.data.subwords import SubwordConfig, train_models
 
 MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "multi30k"
 SPLITS = {"train": "train", "valid": "val", "test": "test"}  # pipeline split -> file stem

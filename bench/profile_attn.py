@@ -18,10 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from attn_side import encode_pairs, model_config, train_step  # noqa: E402
 from m30k_data import prepare  # noqa: E402
 
-from models.config import PAD  # noqa: E402
 from models.search import beam_search  # noqa: E402
 from models.seq2seq import Seq2Seq  # noqa: E402
-from pipeline.batching import collate  # noqa: E402
+from models.special import PAD  # noqa: E402
+from pipeline.member.batching import collate  # noqa: E402
 
 
 def main() -> None:

@@ -1,3 +1,4 @@
-"""attnbench models: plain nn.Modules, registries and decoding; never imports `pipeline/`."""
+"""attnbench models: plain nn.Modules, registries and decoding; never imports `pipeline/`.
 
-from models import scores as _scores  # noqa: F401  (fills the score registry)
+Empty on purpose: `models.special` and `models.registry` import without torch; `models.scores` fills the score
+registry when imported."""

@@ -1,61 +1,31 @@
-"""Attention: a registry of score functions and the one module that turns scores into a context.
+"""Attention: the one module that turns a registered score into a context.
 
-Only the score varies (the transformers attention-interface idea). Key projection once per sentence
-(joeynmt's `compute_proj_keys`), mask, softmax, the optional post-softmax hook and the weighted sum live in
-`Attention`, once. Every score is batched over decoder time: query (B, T, Hq) -> scores (B, T, S); a single
-decoder step is the T = 1 case, so the step loop and the full-sequence fast path share one implementation.
+Only the score varies (the transformers attention-interface idea); the scores and their registry live in
+`models/scores/`, one per file. Key projection once per sentence (joeynmt's `compute_proj_keys`), mask, softmax,
+the optional post-softmax hook and the weighted sum live in `Attention`, once. Every score is batched over decoder
+time: query (B, T, Hq) -> scores (B, T, S); a single decoder step is the T = 1 case, so the step loop and the
+full-sequence fast path share one implementation.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any
 
 from torch import Tensor, nn
 
-from models.registry import Registry
-
-if TYPE_CHECKING:
-    from models.config import ModelConfig
-
-SCORES = Registry("attention score")
-register_score = SCORES.register
-
-
-class Score(nn.Module):
-    """Base score: `forward(query (B, T, Hq), proj) -> (B, T, S)`. The hooks default to the identity."""
-
-    sums_to_one = True  # False only where a hook reweights after the softmax (local_p)
-
-    def __init__(self, query_dim: int, key_dim: int, cfg: ModelConfig):
-        super().__init__()
-        self.query_dim, self.key_dim = query_dim, key_dim
-
-    def precompute(self, keys: Tensor) -> Tensor:
-        """Per-sentence key projection (B, S, Hk) -> (B, S, *); run once per sentence, not once per step."""
-        return keys
-
-    def forward(self, query: Tensor, proj: Tensor) -> Tensor:
-        raise NotImplementedError
-
-    def post_softmax(self, weights: Tensor, query: Tensor, mask: Tensor) -> Tensor:
-        """Reweight the attention distribution (B, T, S) after the softmax; identity by default."""
-        return weights
-
-    def values(self, values: Tensor) -> Tensor:
-        """What the weighted sum runs over, (B, S, Hv); identity by default."""
-        return values
-
-    def context_dim(self, value_dim: int) -> int:
-        """Size of the context this score yields for values of size `value_dim`."""
-        return value_dim
+from models.scores import SCORES
 
 
 class Attention(nn.Module):
     """mask -> softmax -> post-softmax hook -> weighted sum, around one registered score."""
 
-    def __init__(self, score: str, query_dim: int, key_dim: int, cfg: ModelConfig):
+    def __init__(self, score: str, query_dim: int, key_dim: int,
+                 score_options: Mapping[str, Mapping[str, Any]] | None = None):
+        """`score_options` maps score names to their options (`model.score_options`); this score reads its own."""
         super().__init__()
-        self.score = SCORES.get(score)(query_dim, key_dim, cfg)
+        cls = SCORES.get(score)
+        self.score = cls(query_dim, key_dim, cls.parse_options((score_options or {}).get(score)))
         self.context_dim = self.score.context_dim(key_dim)
 
     def precompute(self, keys: Tensor) -> Tensor:

@@ -1,23 +1,23 @@
 """Typed, frozen configs built from params.yaml's `model`, `train` and `decode` sections.
 
 `from_dict` rejects unknown keys and every registry-backed field rejects unknown names; both errors list the
-valid choices. Special token ids are fixed by DESIGN.md (tokenize stage).
+valid choices. The registries never import this module: a score's own hyperparameters are its `Options`
+(`models/scores/`), set here through `score_options`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
 import torch
 
-from models.attention import SCORES
 from models.cells import CELLS
 from models.decoder import DECODERS
 from models.schedules import SCHEDULES
-from models.special import BOS, EOS, PAD, UNK  # noqa: F401  (re-exported)
+from models.scores import SCORES
 
 
 class FromDict:
@@ -50,22 +50,16 @@ class ModelConfig(FromDict):
     decoder: str = "luong"  # bahdanau | luong
     score: str = "general"  # see models/scores/
     input_feeding: bool = False  # luong only; off allows the full-sequence fast path
-    attn_dim: int | None = None  # tanh layer of concat / local_p; None = hidden
-    local_window: int = 10  # D of local_p (Luong: 10)
-    max_src_len: int = 100  # location: logits per source position
-    cosine_beta: float = 5.0  # initial sharpness of cosine (learned)
+    score_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # score name -> its `Options`
 
     def __post_init__(self):
         CELLS.check(self.cell), DECODERS.check(self.decoder), SCORES.check(self.score)
         if self.bidirectional and self.hidden % 2:
             raise ValueError(f"bidirectional encoders split hidden over two directions; got odd hidden {self.hidden}")
-        if self.local_window < 1 or self.layers < 1:
-            raise ValueError("local_window and layers must be >= 1")
-
-    def variant(self, seed: int) -> str:
-        """Variant id `<cell>-<uni|bi>-<decoder>-<score>-s<seed>` (DESIGN.md)."""
-        direction = "bi" if self.bidirectional else "uni"
-        return f"{self.cell}-{direction}-{self.decoder}-{self.score}-s{seed}"
+        if self.layers < 1:
+            raise ValueError(f"layers must be >= 1, got {self.layers}")
+        for name, values in (self.score_options or {}).items():
+            SCORES.get(name).parse_options(values)  # unknown scores and options fail here, not mid-training
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,14 @@
 Both expose `step()` (one token, used by search and by the training loop) and `forward()` (teacher-forced
 training). `forward()` takes the full-sequence fast path — one RNN call over the whole target and one batched
 (B, T, S) attention — whenever the math allows it (`parallel`: luong without input feeding, full teacher forcing).
+
+`cfg` below is a `models.config.ModelConfig`, not imported: the config checks names against this registry,
+so the registry must not import the config.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -17,9 +19,6 @@ from models.attention import Attention
 from models.cells import CELLS
 from models.registry import Registry
 from models.special import PAD
-
-if TYPE_CHECKING:
-    from models.config import ModelConfig
 
 DECODERS = Registry("decoder")
 register_decoder = DECODERS.register
@@ -54,7 +53,7 @@ class Decoder(nn.Module):
 
     parallel = False  # True where teacher-forced training can run all steps at once
 
-    def __init__(self, cfg: ModelConfig, vocab_size: int, rnn_input: int):
+    def __init__(self, cfg, vocab_size: int, rnn_input: int):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, cfg.emb_dim, padding_idx=PAD)
         self.drop = nn.Dropout(cfg.dropout)
@@ -118,8 +117,8 @@ class BahdanauDecoder(Decoder):
     """Bahdanau et al. 2015: c_i = attend(s_{i-1}); s_i = RNN([E y_{i-1}; c_i], s_{i-1});
     deep output t_i = tanh(W_o [s_i; c_i; E y_{i-1}]) (tanh in place of the paper's maxout)."""
 
-    def __init__(self, cfg: ModelConfig, vocab_size: int):
-        attention = Attention(cfg.score, cfg.hidden, cfg.hidden, cfg)
+    def __init__(self, cfg, vocab_size: int):
+        attention = Attention(cfg.score, cfg.hidden, cfg.hidden, cfg.score_options)
         super().__init__(cfg, vocab_size, cfg.emb_dim + attention.context_dim)
         self.attention = attention
         self.W_o = nn.Linear(cfg.hidden + attention.context_dim + cfg.emb_dim, cfg.hidden)
@@ -137,12 +136,12 @@ class LuongDecoder(Decoder):
     """Luong et al. 2015: h_t = RNN([E y_{t-1}; h̃_{t-1}]) (input feeding) or RNN(E y_{t-1});
     c_t = attend(h_t); h̃_t = tanh(W_c [c_t; h_t]); p(y_t) = softmax(W_s h̃_t)."""
 
-    def __init__(self, cfg: ModelConfig, vocab_size: int):
+    def __init__(self, cfg, vocab_size: int):
         feed_dim = cfg.hidden if cfg.input_feeding else 0
         super().__init__(cfg, vocab_size, cfg.emb_dim + feed_dim)
         self.feed_dim = feed_dim
         self.parallel = not cfg.input_feeding
-        self.attention = Attention(cfg.score, cfg.hidden, cfg.hidden, cfg)
+        self.attention = Attention(cfg.score, cfg.hidden, cfg.hidden, cfg.score_options)
         self.W_c = nn.Linear(self.attention.context_dim + cfg.hidden, cfg.hidden)
 
     def attentional(self, h: Tensor, memory: Memory):

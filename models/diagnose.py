@@ -28,9 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.attention import SCORES, Attention
-from models.config import FromDict, ModelConfig
+from models.attention import Attention
+from models.config import FromDict
 from models.registry import Registry
+from models.scores import SCORES
 
 POOLINGS = Registry("diagnostic-only variant")
 
@@ -72,8 +73,7 @@ class ScorePooling(nn.Module):
         self.lstm = nn.LSTM(cfg.features, H, batch_first=True)
         self.value = nn.Linear(cfg.features, H)
         self.query = nn.Parameter(torch.randn(H))
-        model_cfg = ModelConfig(hidden=H, score=score, max_src_len=cfg.seq_len, bidirectional=False)
-        self.attention = Attention(score, H, H, model_cfg)
+        self.attention = Attention(score, H, H, {"location": {"max_src_len": cfg.seq_len}})
         self.head = nn.Linear(self.attention.context_dim or H, 1)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:

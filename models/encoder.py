@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from models.cells import CELLS
 from models.special import PAD
-
-if TYPE_CHECKING:
-    from models.config import ModelConfig
 
 
 class Bridge(nn.Module):
@@ -36,7 +31,7 @@ def merge_directions(state: Tensor, dirs: int) -> Tensor:
 class Encoder(nn.Module):
     """Packs padded batches, so padding never reaches the recurrence or the final states."""
 
-    def __init__(self, cfg: ModelConfig, vocab_size: int):
+    def __init__(self, cfg, vocab_size: int):
         super().__init__()
         self.dirs = 2 if cfg.bidirectional else 1
         cell_class = CELLS.get(cfg.cell)

@@ -12,10 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from models.config import PAD, DecodeConfig, ModelConfig, TrainConfig
+from models.config import DecodeConfig, ModelConfig, TrainConfig
 from models.schedules import SCHEDULES
 from models.search import greedy
 from models.seq2seq import Seq2Seq
+from models.special import PAD
 
 
 def _as(cls, cfg):
@@ -73,9 +74,6 @@ class Seq2SeqModule(L.LightningModule):
             self._hyps += [self.detokenize(h.tokens) for h in hyps]
             self._refs += list(batch["tgt_text"])
         return loss
-
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        return self.step(batch, "test")
 
     def on_validation_epoch_end(self) -> None:
         if self._hyps:

@@ -7,7 +7,7 @@ server). On SLURM, at most `--parallel` jobs of the array run at once; the local
 trying it out) starts every job at once.
 
     MLFLOW_TRACKING_URI=http://mlflow-host:5000 python -m pipeline.cluster --executor slurm --partition gpu \\
-        --gpus 1 --cpus 4 --parallel 16 --timeout-min 120
+        --gpus 1 --parallel 16 --timeout-min 120
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import submitit
 
-from pipeline.parallel import dvc, member_env, run_job, stale_jobs
+from pipeline.core.errors import exit_on_user_error
+from pipeline.parallel import dvc, member_env, member_threads, run_job, stale_jobs
 
 
 def make_executor(kind: str, folder: Path, cpus: int, gpus: int, timeout_min: int, partition: str | None,
@@ -35,16 +36,18 @@ def submit(executor: submitit.AutoExecutor, jobs: list[list[str]], threads: int)
     return executor.map_array(run_job, jobs, [threads] * len(jobs))
 
 
+@exit_on_user_error
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executor", choices=["auto", "slurm", "local"], default="auto")
     parser.add_argument("--folder", type=Path, default=Path(".submitit"), help="job logs and pickles")
-    parser.add_argument("--cpus", type=int, default=2, help="cores per job (torch threads = this)")
+    parser.add_argument("--cpus", type=int, default=0, help="cores to request per job (default: numerics.threads, the torch threads each member uses)")
     parser.add_argument("--gpus", type=int, default=0, help="GPUs per job")
     parser.add_argument("--timeout-min", type=int, default=120)
     parser.add_argument("--partition", default=None)
     parser.add_argument("--parallel", type=int, default=16, help="SLURM array parallelism")
     args = parser.parse_args()
+    args.cpus = args.cpus or member_threads()
     if "MLFLOW_TRACKING_URI" not in os.environ:
         print("note: MLFLOW_TRACKING_URI is not set; jobs on several machines need a shared MLflow server")
     dvc("repro", "tokenize", env=member_env(os.cpu_count() or 1))  # data once, on this host

@@ -7,7 +7,6 @@ diagnostic-only blocks. Usage: python -m pipeline.diagnose [--params params.yaml
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -15,9 +14,9 @@ import matplotlib
 import torch
 
 from models.diagnose import DiagnoseConfig, run_diagnostic
-from pipeline.context import user_config
-from pipeline.params import load_params, section
-from pipeline.records import exit_on_user_error
+from pipeline.core.errors import exit_on_user_error
+from pipeline.core.params import load_params, section, user_config
+from pipeline.core.schema import DiagnoseResult, parse, write_json
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -55,7 +54,7 @@ def main() -> None:
     results = run_diagnostic(cfg)
     args.out.mkdir(parents=True, exist_ok=True)
     metrics = {"variants": results, "wall_s": round(time.perf_counter() - start, 2), "config": cfg.to_dict()}
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_json(args.out / "metrics.json", parse(DiagnoseResult, metrics, "diagnose metrics"))
     plot(results, cfg.planted_step, args.out / "attention.png")
     for name, r in results.items():
         print(f"{name:>18}  mass {r['planted_mass']:.3f}  accuracy {r['accuracy']:.3f}  "

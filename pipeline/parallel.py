@@ -1,9 +1,11 @@
 """Run the pipeline with K grid members training at once, then finish with a plain `dvc repro`.
 
 DVC runs one stage at a time, but releases its repository lock while a stage's command runs, so several
-`dvc --wait-for-lock repro -s <member>` processes can train independent members safely. Each process gets
-cores/K torch threads (two 1-thread jobs beat one 2-thread job on a 2-core CPU; oversubscribing is 10× slower).
-On a GPU the K processes share the device.
+`dvc --wait-for-lock repro -s <member>` processes can train independent members safely. Each member sets its
+torch threads from params.yaml `numerics.threads`, never from this runner, so its numbers are the ones a plain
+`dvc repro` gives; K defaults to cores / threads (two 1-thread jobs beat one 2-thread job on a 2-core CPU;
+oversubscribing is 10× slower, so more jobs × threads than cores gets a warning). On a GPU the K processes share
+the device.
 
     python -m pipeline.parallel --jobs 2        # what `make repro` runs
 """
@@ -16,6 +18,8 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+
+from pipeline.core.errors import exit_on_user_error
 
 
 def dvc(*args: str, env: dict | None = None, capture: bool = False) -> subprocess.CompletedProcess:
@@ -33,7 +37,8 @@ def stale_jobs() -> list[list[str]]:
 
 
 def member_env(threads: int) -> dict:
-    env = dict(os.environ, ATTNBENCH_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    """The environment of one job: OpenMP capped at the member's threads (torch's own count comes from params)."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     return env
 
@@ -44,13 +49,26 @@ def run_job(stages: list[str], threads: int) -> str:
     return " ".join(stages)
 
 
+def member_threads(params_path: str = "params.yaml") -> int:
+    """`numerics.threads` of params.yaml: what every member runs with."""
+    from pipeline.core.numerics import numerics
+    from pipeline.core.params import load_params
+
+    return numerics(load_params(params_path)).threads
+
+
+@exit_on_user_error
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", "-j", type=int, default=2, help="grid members trained at once")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads per member (default: cores / jobs)")
+    parser.add_argument("--jobs", "-j", type=int, default=0,
+                        help="grid members trained at once (default: cores / numerics.threads)")
     args = parser.parse_args()
-    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
-    env = member_env(os.cpu_count() or 1)
+    cores, threads = os.cpu_count() or 1, member_threads()
+    args.jobs = args.jobs or max(1, cores // threads)
+    if args.jobs * threads > cores:
+        print(f"warning: {args.jobs} jobs × {threads} thread(s) (numerics.threads) = {args.jobs * threads} threads on "
+              f"{cores} cores: oversubscribed members train several times slower", file=sys.stderr)
+    env = member_env(cores)
     dvc("repro", "tokenize", env=env)  # the data every member needs, once
     jobs = stale_jobs()
     print(f"running {len(jobs)} job(s), {args.jobs} at a time, {threads} thread(s) each", flush=True)

@@ -1,50 +1,23 @@
-"""Report stage: `python -m pipeline.report` reads params `report:` and `artifacts/`, writes `reports/`, and logs
-it to the grid's MLflow parent run."""
+"""DVC stage `report`: params `report:` and `artifacts/` → `reports/`, logged to MLflow (the grid's parent run,
+and each member's figures to its own run).
+
+    python -m pipeline.report [--no-mlflow]
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from pipeline.params import build_config, load_params
+from pipeline.core.errors import exit_on_user_error
+from pipeline.core.git import PROJECT
+from pipeline.core.params import load_params
 from pipeline.reporting.build import build_report
-from pipeline.reporting.context import ReportConfig
-
-__all__ = ["build_report", "report_config", "log_report_to_mlflow", "main"]
-
-PROJECT = Path(__file__).resolve().parents[1]
+from pipeline.reporting.inputs import report_config
+from pipeline.reporting.results import run_dirs
 
 
-def report_config(params: dict) -> ReportConfig:
-    """`report:` of params.yaml; a null `baseline` means the grid's baseline (`grid.baseline`)."""
-    section = dict(params.get("report") or {})
-    if section.get("baseline") is None:
-        section["baseline"] = (params.get("grid") or {}).get("baseline")
-    return build_config(ReportConfig, section, "params.report")
-
-
-def log_report_to_mlflow(report_dir: Path, corpora: list[str]) -> list[str]:
-    """Log `report_dir` under `report/` in each corpus's latest grid parent run, then end that run.
-
-    Returns the run ids logged to.
-    """
-    from mlflow.tracking import MlflowClient
-
-    from pipeline import tracking
-
-    client, logged = MlflowClient(tracking.tracking_uri()), []
-    for corpus in corpora:
-        found = client.search_runs([tracking.experiment_id(corpus)], f"tags.`{tracking.ROLE}` = 'grid'",
-                                   order_by=["attributes.start_time DESC"], max_results=1)
-        if not found:
-            print(f"report: no MLflow grid run for {corpus}; report not logged there")
-            continue
-        client.log_artifacts(found[0].info.run_id, str(report_dir), artifact_path="report")
-        tracking.end_grid_parent(corpus)
-        logged.append(found[0].info.run_id)
-    return logged
-
-
+@exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=Path, default=PROJECT / "params.yaml")
@@ -57,8 +30,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"report: wrote {out / 'index.html'} and {out / 'report.md'}")
     if not args.no_mlflow:
         import pandas as pd
+        from mlflow.tracking import MlflowClient
 
-        log_report_to_mlflow(out, sorted(pd.read_csv(out / "results.csv")["corpus"].unique()))
+        from pipeline.core.tracking import tracking_uri
+        from pipeline.reporting.tracking import log_member_figures, log_report
+
+        log_member_figures(MlflowClient(tracking_uri()), run_dirs(args.artifacts))
+        log_report(out, sorted(pd.read_csv(out / "results.csv")["corpus"].unique()))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -10,7 +11,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -45,7 +45,7 @@ def write_params(project: Path, params: dict, design: str = "ablation") -> dict:
     """params.yaml with `runs:` expanded from `grid:` (no anchors needed in tests)."""
     params = {k: v for k, v in params.items() if k not in ("designs", "runs")}
     runs = DESIGNS[design](GridSpec.from_dict(params["grid"]), params["data"]["corpora"])
-    params["runs"] = {r.key: asdict(r) for r in runs}
+    params["runs"] = {r.key: r.item() for r in runs}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return params
 
@@ -69,7 +69,7 @@ def make_project(folder: Path, over: dict, base: str = "params.yaml", design: st
 
 def run(project: Path, cmd: list[str], env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run `cmd` in `project` with the venv on PATH; output captured as text."""
-    env = {**os.environ, **(env or {}), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "ATTNBENCH_THREADS": "1"}
+    env = {**os.environ, **(env or {}), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True)
     if check and done.returncode:
         raise AssertionError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-4000:]}\n"
@@ -80,6 +80,24 @@ def run(project: Path, cmd: list[str], env: dict | None = None, check: bool = Tr
 def dvc(project: Path, *args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run the venv's dvc in `project`."""
     return run(project, [str(BIN / "dvc"), *args], env, check)
+
+
+TIMING = {"latency_ms", "sentences_per_s", "train_time_s", "train_step_time_s", "train_tgt_tokens_per_s",
+          "peak_mem_mb", "wall_s"}
+
+
+def result_numbers(member: Path) -> dict[str, float]:
+    """Every number a member's eval.json and curves.json hold, except wall-clock timings and memory: what must be
+    bit-identical for the same params and seed, however the member was launched."""
+    def flat(x, path: str) -> dict:
+        if isinstance(x, dict):
+            return {k: v for key, val in x.items() if key not in TIMING for k, v in flat(val, f"{path}/{key}").items()}
+        if isinstance(x, list):
+            return {k: v for i, val in enumerate(x) for k, v in flat(val, f"{path}[{i}]").items()}
+        return {path: x} if isinstance(x, int | float) and not isinstance(x, bool) else {}
+
+    return {**flat(json.loads((member / "eval.json").read_text()), "eval"),
+            **flat(json.loads((member / "curves.json").read_text()), "curves")}
 
 
 def free_port() -> int:

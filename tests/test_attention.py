@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from tiny_models import single_thread, tiny_cfg  # noqa: F401
 
-from models.attention import SCORES, Attention
+from models.attention import Attention
+from models.scores import SCORES
 
 B, T, S, H = 3, 4, 6, 16
 LENS = torch.tensor([6, 4, 1])
@@ -24,7 +25,7 @@ def inputs():
 
 def build(name: str) -> Attention:
     torch.manual_seed(0)
-    return Attention(name, H, H, tiny_cfg(score=name))
+    return Attention(name, H, H, tiny_cfg(score=name).score_options)
 
 
 @pytest.mark.parametrize("name", SCORES.names())
@@ -130,11 +131,11 @@ def test_local_p_uses_each_sentences_true_length(inputs):
 def test_dot_and_cosine_refuse_unequal_sizes():
     for name in ("dot", "scaled_dot", "cosine"):
         with pytest.raises(ValueError, match="query size == key size"):
-            Attention(name, 8, 16, tiny_cfg())
+            Attention(name, 8, 16, tiny_cfg().score_options)
 
 
 def test_location_slices_to_source_length_and_rejects_longer():
-    attn = Attention("location", H, H, tiny_cfg(max_src_len=7))
+    attn = Attention("location", H, H, {"location": {"max_src_len": 7}})
     mask = torch.ones(1, 7, dtype=torch.bool)
     assert attn(torch.randn(1, H), torch.randn(1, 7, H), mask)[1].shape == (1, 7)
     with pytest.raises(ValueError, match="max_src_len 7"):
@@ -149,4 +150,4 @@ def test_none_has_an_empty_context(inputs):
 
 def test_unknown_score_lists_the_registered_ones():
     with pytest.raises(ValueError, match="registered: .*general.*local_p"):
-        Attention("bilinear", H, H, tiny_cfg())
+        Attention("bilinear", H, H, tiny_cfg().score_options)

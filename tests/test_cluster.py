@@ -9,14 +9,14 @@ import sys
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import TINY, dvc, make_project, run
+from tests.conftest import TINY, dvc, make_project, result_numbers, run
 
 pytestmark = pytest.mark.slow
 
 
-def test_two_members_as_local_submitit_jobs(tmp_path, mlflow_server):
+def test_two_members_as_local_submitit_jobs(tmp_path, mlflow_server, tiny_grid):
     project = make_project(tmp_path / "cluster", TINY)
-    done = run(project, [sys.executable, "-m", "pipeline.cluster", "--executor", "local", "--cpus", "1"],
+    done = run(project, [sys.executable, "-m", "pipeline.cluster", "--executor", "local"],
                env={"MLFLOW_TRACKING_URI": mlflow_server})
     assert "submitted 3 job(s) to local" in done.stdout  # diagnose and two members
     status = dvc(project, "status")
@@ -37,3 +37,6 @@ def test_two_members_as_local_submitit_jobs(tmp_path, mlflow_server):
     assert ids == {r.info.run_id for r in children}  # each member's files point at its own run
     a, b = children
     assert a.info.start_time < b.info.end_time and b.info.start_time < a.info.end_time  # they ran at once
+    for name in ("gru-bi-luong-general-s1", "gru-bi-luong-none-s1"):  # the same bits as under pipeline.parallel
+        assert result_numbers(project / "artifacts" / "numbers" / name) == \
+            result_numbers(tiny_grid[0] / "artifacts" / "numbers" / name)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from pipeline.context import model_config
-from pipeline.grid import Run
-from pipeline.params import ConfigError
+from pipeline.core.errors import ConfigError
+from pipeline.core.runs import Run
+from pipeline.member.context import model_config
 from tests.conftest import ROOT
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.corpora import corpus_config
-from pipeline.corpora.bible_nt import (
+from pipeline.core.errors import DataError
+from pipeline.core.params import load_params, section
+from pipeline.data.corpora import corpus_config
+from pipeline.data.corpora.bible_nt import (
     ATTRIBUTION,
     WHEEL,
     BibleNT,
@@ -17,8 +19,6 @@ from pipeline.corpora.bible_nt import (
     read_wheel,
     split_of,
 )
-from pipeline.params import load_params, section
-from pipeline.records import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "data" / "cache"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from pipeline.corpora import corpus_config
-from pipeline.records import DataError
+from pipeline.core.errors import DataError
+from pipeline.data.corpora import corpus_config
 
 datasets = pytest.importorskip("datasets")
 

@@ -4,8 +4,9 @@ import shutil
 
 import pytest
 
-from pipeline.corpora import corpus_config
-from pipeline.records import DataError, check_record
+from pipeline.core.errors import DataError
+from pipeline.data.corpora import corpus_config
+from pipeline.data.records import check_record
 from tests.conftest import MULTI30K
 
 MIRROR = MULTI30K  # ../shared/corpora/multi30k beside the clone

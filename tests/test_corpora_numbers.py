@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from pipeline.corpora import corpus_config
-from pipeline.corpora.numbers import LANGS, number_record, split_words
-from pipeline.params import ConfigError
-from pipeline.records import check_record
+from pipeline.core.errors import ConfigError
+from pipeline.data.corpora import corpus_config
+from pipeline.data.corpora.numbers import LANGS, number_record, split_words
+from pipeline.data.records import check_record
 
 SMALL = {"sizes": {"train": 300, "valid": 50, "test": 50, "test_long": 50}, "seed": 7}
 

@@ -4,9 +4,10 @@ import dataclasses
 
 import pytest
 
-from pipeline.corpora import CORPORA, SPLITS, corpus_config, corpus_names
-from pipeline.params import ConfigError
-from pipeline.records import check_record
+from pipeline.core.errors import ConfigError
+from pipeline.core.schema import SPLITS
+from pipeline.data.corpora import CORPORA, corpus_config, corpus_names
+from pipeline.data.records import check_record
 from tests.conftest import MULTI30K, ROOT
 
 

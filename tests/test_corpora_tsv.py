@@ -4,9 +4,9 @@ import gzip
 
 import pytest
 
-from pipeline.corpora import corpus_config
-from pipeline.params import ConfigError
-from pipeline.records import DataError, pair_lines, read_lines
+from pipeline.core.errors import ConfigError, DataError
+from pipeline.data.corpora import corpus_config
+from pipeline.data.records import pair_lines, read_lines
 
 
 def write(path, data: bytes):

@@ -7,8 +7,8 @@ import torch
 
 from models.config import ModelConfig
 from models.seq2seq import Seq2Seq
-from pipeline.batching import Pair, collate
-from pipeline.metrics.cost import forward_flops_per_tgt_token, parameters
+from pipeline.evaluation.metrics.cost import forward_flops_per_tgt_token, parameters
+from pipeline.member.batching import Pair, collate
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 E, H, V, S, T, B = 32, 64, 50, 12, 9, 4

@@ -5,8 +5,8 @@ import torch
 import yaml
 from tiny_models import single_thread  # noqa: F401
 
-from models.attention import SCORES
 from models.diagnose import POOLINGS, DiagnoseConfig, planted_task, run_diagnostic, run_variant, summarize, variants
+from models.scores import SCORES
 
 # Content-based scores must find the planted step at the stage's own params (median over its seeds).
 FINDS_THE_STEP = ["concat", "cosine", "dot", "general", "local_p", "scaled_dot"]

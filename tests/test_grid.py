@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from models.attention import SCORES
 from models.cells import CELLS
-from pipeline.grid import BEGIN, DESIGNS, END, GridSpec, Run, ablation, factorial, render_designs, runs_from_params
-from pipeline.params import ConfigError
+from models.scores import SCORES
+from pipeline.core.errors import ConfigError
+from pipeline.core.runs import Run, runs_from_params
+from pipeline.grid import BEGIN, DESIGNS, END, GridSpec, ablation, factorial, render_designs
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS_FILES = [ROOT / "params.yaml", ROOT / "profiles" / "full.yaml"]

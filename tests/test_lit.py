@@ -5,9 +5,10 @@ import pytest
 import torch
 from tiny_models import VOCAB, single_thread, tiny_batch, tiny_cfg  # noqa: F401
 
-from models.config import EOS, DecodeConfig, TrainConfig
+from models.config import DecodeConfig, TrainConfig
 from models.lit import Seq2SeqModule
 from models.schedules import SCHEDULES
+from models.special import EOS
 
 
 def detokenize(ids: list[int]) -> str:

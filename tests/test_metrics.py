@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from sacrebleu.metrics import BLEU
 
-from pipeline.lengths import bucket_of, buckets, label
-from pipeline.metrics.alignment import aer_from_counts, argmax_links, corpus_aer, word_attention
-from pipeline.metrics.quality import corpus_scores, length_buckets, length_slope
+from pipeline.core.lengths import bucket_of, buckets, label
+from pipeline.evaluation.metrics.alignment import aer_from_counts, argmax_links, corpus_aer, word_attention
+from pipeline.evaluation.metrics.quality import corpus_scores, length_buckets, length_slope
 
 
 def test_bucket_edges():

@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 from tiny_models import VOCAB, single_thread, tiny_batch, tiny_cfg  # noqa: F401
 
-from models.attention import SCORES
 from models.cells import CELLS
 from models.config import DecodeConfig, ModelConfig, TrainConfig
 from models.decoder import DECODERS
+from models.scores import SCORES
 from models.seq2seq import Seq2Seq
 
 GRID = list(itertools.product(SCORES.names(), CELLS.names(), (False, True), DECODERS.names()))
@@ -123,5 +123,20 @@ def test_params_yaml_sections_build():
 
     with open("params.yaml") as f:
         params = yaml.safe_load(f)
-    assert ModelConfig.from_dict(params["model"]).variant(1) == "gru-bi-luong-general-s1"
+    model = ModelConfig.from_dict(params["model"])
+    assert set(model.score_options) <= set(SCORES.names())
     TrainConfig.from_dict(params["train"]), DecodeConfig.from_dict(params["decode"])
+
+
+def test_a_score_declares_its_own_options():
+    """`model.score_options.<score>` builds that score's `Options`; unknown scores and keys list the valid ones."""
+    cfg = ModelConfig(score="local_p", hidden=16, emb_dim=8, score_options={"local_p": {"window": 3}})
+    assert Seq2Seq(cfg, VOCAB, VOCAB).decoder.attention.score.D == 3
+    with pytest.raises(ValueError, match="score 'local_p': unknown option.s. windw; valid: window, attn_dim"):
+        ModelConfig(score_options={"local_p": {"windw": 3}})
+    with pytest.raises(ValueError, match="unknown attention score 'lokal_p'; registered:"):
+        ModelConfig(score_options={"lokal_p": {}})
+    with pytest.raises(ValueError, match="valid: none"):
+        ModelConfig(score_options={"dot": {"scale": 2}})
+    with pytest.raises(ValueError, match="window must be >= 1"):
+        ModelConfig(score_options={"local_p": {"window": 0}})

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.corpora import corpus_config
-from pipeline.prepare import filter_train, prepare
-from pipeline.records import BUCKETS, histogram, read_jsonl, text_record
+from pipeline.core.schema import read_records
+from pipeline.data.corpora import corpus_config
+from pipeline.data.prepare import filter_train, prepare
+from pipeline.data.records import BUCKETS, histogram, text_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +39,7 @@ def test_prepare_writes_splits_stats_readme(tmp_path):
     assert stats["filtered"] == {"too_long": 0, "duplicate": 0}
     first = json.loads((out / "train.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert list(first) == ["id", "src", "tgt", "src_words", "tgt_words", "sure", "possible"]
-    assert read_jsonl(out / "valid.jsonl") == cfg.load()["valid"]
+    assert read_records(out / "valid.jsonl") == cfg.load()["valid"]
 
 
 def run_stage(tmp_path, corpus, section):

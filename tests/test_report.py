@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,13 @@ import pytest
 from matplotlib import image
 from sacrebleu.metrics import BLEU, CHRF
 
-from pipeline import results as res
-from pipeline.report import report_config
+from pipeline.core import schema
+from pipeline.core.errors import DataError
+from pipeline.core.runs import Run
 from pipeline.reporting import analysis, significance
+from pipeline.reporting import results as res
 from pipeline.reporting.build import build_report
+from pipeline.reporting.inputs import report_config
 
 HEADINGS = ("Summary", "Leaderboard", "Main effects", "Length robustness", "Quality vs cost",
             "Where attention looks", "Planted-signal diagnostic", "Training curves", "Provenance")
@@ -36,69 +40,72 @@ WORDS = ["un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf",
 
 
 # ---------------------------------------------------------------- stand-in artifacts (NOT real model output)
-def _records(rng, split: str, lengths: range, n: int) -> list[dict]:
+# Written through the same schema (pipeline/core/schema.py) the train and evaluate stages write with.
+def _records(rng, split: str, lengths: range, n: int) -> list[schema.Record]:
     out = []
     for i in range(n):
         words = list(rng.choice(WORDS, int(rng.choice(lengths))))
         sure = [[j, j] for j in range(len(words))]
-        out.append({"id": f"{split}-{i:06d}", "src": " ".join(words).upper(), "tgt": " ".join(words),
-                    "src_words": [w.upper() for w in words], "tgt_words": words, "sure": sure,
-                    "possible": sure + [[j, j + 1] for j in range(len(words) - 1)]})
+        out.append(schema.Record(id=f"{split}-{i:06d}", src=" ".join(words).upper(), tgt=" ".join(words),
+                                 src_words=[w.upper() for w in words], tgt_words=words, sure=sure,
+                                 possible=sure + [[j, j + 1] for j in range(len(words) - 1)]))
     return out
 
 
-def _corrupt(rng, recs: list[dict], rate: float) -> list[str]:
-    return [" ".join("xxx" if rng.random() < rate else w for w in r["tgt_words"]) for r in recs]
+def _corrupt(rng, recs: list[schema.Record], rate: float) -> list[str]:
+    return [" ".join("xxx" if rng.random() < rate else w for w in r.tgt_words) for r in recs]
 
 
-def _decode_block(hyps, recs, rng) -> dict:
-    refs, lens = [r["tgt"] for r in recs], [len(r["src_words"]) for r in recs]
+def _decode_scores(hyps, recs, rng, beam_size=None) -> schema.DecodeScores:
+    refs, lens = [r.tgt for r in recs], [len(r.src_words) for r in recs]
     buckets = []
     for lo in range(1, 51, 10):
         idx = [i for i, n in enumerate(lens) if lo <= n <= lo + 9]
         if idx:
             bleu = BLEU().corpus_score([hyps[i] for i in idx], [[refs[i] for i in idx]]).score
-            buckets.append({"lo": lo, "hi": lo + 9, "count": len(idx), "mean_len": lo + 4.5, "bleu": bleu})
+            buckets.append(schema.Bucket(lo=lo, hi=lo + 9, count=len(idx), mean_len=lo + 4.5, bleu=bleu))
     bleu, chrf = BLEU(), CHRF()
-    return {"bleu": bleu.corpus_score(hyps, [refs]).score, "chrf": chrf.corpus_score(hyps, [refs]).score,
-            "signature": {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())},
-            "buckets": buckets, "bleu_length_slope": -0.1, "latency_ms": float(rng.uniform(1, 5)),
-            "sentences_per_s": 300.0}
+    return schema.DecodeScores(
+        bleu=bleu.corpus_score(hyps, [refs]).score, chrf=chrf.corpus_score(hyps, [refs]).score,
+        signature=schema.Signature(bleu=str(bleu.get_signature()), chrf=str(chrf.get_signature())),
+        buckets=buckets, bleu_length_slope=-0.1, latency_ms=float(rng.uniform(1, 5)), sentences_per_s=300.0,
+        beam_size=beam_size)
 
 
 def _write_run(root: Path, data: dict, cell, direction, score, seed, rates) -> None:
-    variant = f"{cell}-{direction}-luong-{score}-s{seed}"
-    d = root / "artifacts" / "numbers" / variant
+    factors = schema.Factors(cell=cell, direction=direction, decoder="luong", score=score, seed=seed)
+    run = Run(corpus="numbers", **asdict(factors))
+    d = root / run.out
     (d / "hyps").mkdir(parents=True)
     rng = np.random.default_rng(hash((cell, direction, "general" if score == "dot" else score, seed)) % 2**32)
     splits = {}
     for split, rate in zip(("test", "test_long"), rates, strict=True):
-        block = {}
-        for decode, scale in (("greedy", 1.0), ("beam", 0.9)):
+        decodes = {}
+        for decode, scale, beam in (("greedy", 1.0, None), ("beam", 0.9, 5)):
             hyps = _corrupt(rng, data[split], rate * scale)
             (d / "hyps" / f"{split}.{decode}.txt").write_text("\n".join(hyps) + "\n")
-            block[decode] = _decode_block(hyps, data[split], rng)
-        block["beam"]["beam_size"] = 5
-        block["alignment"] = None if score == "none" else {"aer": rate, "precision": 1 - rate, "recall": 0.9}
-        splits[split] = block
-    factors = {"cell": cell, "direction": direction, "decoder": "luong", "score": score, "seed": seed}
-    cost = {"params": 100_000 + 5000 * len(score), "flops_per_tgt_token": 2e5 * (1 + len(score) / 10),
-            "flops_method": "analytic", "train_time_s": 60 + 10 * len(score) + seed, "train_tgt_tokens_per_s": 5e3,
-            "peak_mem_mb": 300.0, "device": "cpu"}
-    (d / "eval.json").write_text(json.dumps({"run": f"numbers-{variant}", "corpus": "numbers", "variant": variant,
-                                             "factors": factors, "splits": splits, "cost": cost}))
+            decodes[decode] = _decode_scores(hyps, data[split], rng, beam)
+        aligned = None if score == "none" else schema.Alignment(aer=rate, precision=1 - rate, recall=0.9, links=10)
+        splits[split] = schema.SplitScores(**decodes, alignment=aligned)
+    train_time = 60 + 10 * len(score) + seed
+    cost = schema.Cost(params=100_000 + 5000 * len(score), flops_per_tgt_token=2e5 * (1 + len(score) / 10),
+                       flops_method="analytic", train_time_s=train_time, train_tgt_tokens_per_s=5e3,
+                       peak_mem_mb=300.0, device="cpu", threads=1, steps=1000)
+    schema.write_json(d / "eval.json", schema.EvalResult(run=run.key, corpus="numbers", variant=run.variant,
+                                                         factors=factors, splits=splits, cost=cost))
     final = 100 * (1 - rates[0])
-    curve = [{"step": 100 * k, "wall_s": 6.0 * k, "train_loss": 3 / k, "val_loss": 3.2 / k,
-              "val_bleu": final * (1 - 0.8 ** k)} for k in range(1, 11)]
-    (d / "curves.json").write_text(json.dumps(curve))
-    (d / "train.json").write_text(json.dumps({"steps": 1000, "epochs": 5, "best_step": 1000, "best_val_bleu": final,
-                                              "train_time_s": cost["train_time_s"], "train_tgt_tokens_per_s": 5e3,
-                                              "peak_mem_mb": 300.0, "resumed_from_step": None}))
+    curve = [schema.CurvePoint(step=100 * k, wall_s=6.0 * k, train_loss=3 / k, val_loss=3.2 / k,
+                               val_bleu=final * (1 - 0.8**k)) for k in range(1, 11)]
+    schema.write_json(d / "curves.json", curve)
+    schema.write_json(d / "train.json", schema.TrainSummary(
+        steps=1000, epochs=5, best_step=1000, best_val_bleu=final, train_time_s=train_time, train_step_time_s=50.0,
+        train_tgt_tokens=250_000, train_tgt_tokens_per_s=5e3, peak_mem_mb=300.0, resumed_from_step=None,
+        device="cpu", threads=1))
     if score != "none":
-        items = [{"id": r["id"], "src_words": r["src_words"], "tgt_words": r["tgt_words"],
-                  "weights": (0.7 * np.eye(len(r["src_words"])) + 0.3 / len(r["src_words"])).tolist(),
-                  "sure": r["sure"], "possible": r["possible"]} for r in data["test"][:3]]
-        (d / "attention.json").write_text(json.dumps({"items": items}))
+        items = [schema.AttentionItem(id=r.id, src_words=r.src_words, tgt_words=r.tgt_words,
+                                      weights=(0.7 * np.eye(len(r.src_words)) + 0.3 / len(r.src_words)).tolist(),
+                                      sure=r.sure, possible=r.possible) for r in data["test"][:3]]
+        schema.write_json(d / "attention.json", schema.AttentionFile(items))
 
 
 def write_standin(root: Path, systems: dict = SYSTEMS) -> Path:
@@ -108,20 +115,22 @@ def write_standin(root: Path, systems: dict = SYSTEMS) -> Path:
     prep = root / "data" / "numbers" / "prepared"
     prep.mkdir(parents=True)
     for split, recs in data.items():
-        (prep / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-    (prep.parent / "stats.json").write_text(json.dumps({s: {"pairs": len(r), "src_len": {}, "tgt_len": {}}
-                                                 for s, r in data.items()} | {"filtered": {}}))
+        schema.write_records(prep / f"{split}.jsonl", recs)
+    schema.write_json(prep.parent / "stats.json", {s: {"pairs": len(r), "src_len": {}, "tgt_len": {}}
+                                                    for s, r in data.items()} | {"filtered": {}})
     (root / "data" / "numbers" / "tokenized").mkdir(parents=True)
-    (root / "data" / "numbers" / "tokenized" / "meta.json").write_text(json.dumps(
-        {"src_vocab_size": 64, "tgt_vocab_size": 64, "pad_id": 0, "unk_id": 1, "bos_id": 2, "eos_id": 3,
-         "joint": False, "model_type": "unigram"}))
+    schema.write_json(root / "data" / "numbers" / "tokenized" / "meta.json", schema.TokenizerMeta(
+        src_vocab_size=64, tgt_vocab_size=64, pad_id=0, unk_id=1, bos_id=2, eos_id=3, joint=False,
+        model_type="unigram"))
     for (cell, direction, score), rates in systems.items():
         for seed in SEEDS:
             _write_run(root, data, cell, direction, score, seed, rates)
     (root / "artifacts" / "diagnose").mkdir()
-    (root / "artifacts" / "diagnose" / "metrics.json").write_text(json.dumps(
-        {"variants": {s: {"planted_mass": 0.2 + 0.1 * i, "accuracy": 0.9, "found_seeds": 1, "seeds": {"1": {}}}
-                      for i, s in enumerate(["dot", "general", "concat"])}}))
+    variants = {s: schema.DiagnoseVariant(planted_mass=0.2 + 0.1 * i, accuracy=0.9, found_seeds=1,
+                                          seeds={1: schema.DiagnoseSeed(planted_mass=0.2 + 0.1 * i, accuracy=0.9)})
+                for i, s in enumerate(["dot", "general", "concat"])}
+    schema.write_json(root / "artifacts" / "diagnose" / "metrics.json",
+                      schema.DiagnoseResult(variants=variants, wall_s=1.0, config={}))
     return root
 
 
@@ -258,9 +267,14 @@ def test_pareto_front():
 
 
 def test_diagnose_loader_reads_the_stage_output(tmp_path):
-    raw = {"variants": {"dot": {"planted_mass": 0.5, "accuracy": 0.9, "found_seeds": 2,
-                                "seeds": {"1": {}, "2": {}, "3": {}}}}, "wall_s": 1.0}
+    seed = {"planted_mass": 0.5, "accuracy": 0.9}
+    raw = {"variants": {"dot": {**seed, "found_seeds": 2, "seeds": {k: dict(seed) for k in "123"}}},
+           "wall_s": 1.0, "config": {}}
     (tmp_path / "m.json").write_text(json.dumps(raw))
     assert res.load_diagnose(tmp_path / "m.json").to_dict("records") == [
         {"variant": "dot", "attention_mass": 0.5, "accuracy": 0.9, "found_seeds": 2, "seeds": 3}]
     assert res.load_diagnose(tmp_path / "absent.json").empty
+    del raw["variants"]["dot"]["seeds"]["2"]["accuracy"]
+    (tmp_path / "m.json").write_text(json.dumps(raw))
+    with pytest.raises(DataError, match=r"m\.json: variants\.dot\.seeds\.2\.accuracy: Field required"):
+        res.load_diagnose(tmp_path / "m.json")

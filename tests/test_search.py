@@ -5,10 +5,11 @@ import torch
 import torch.nn.functional as F
 from tiny_models import VOCAB, single_thread, tiny_batch, tiny_cfg  # noqa: F401
 
-from models.config import EOS, DecodeConfig
+from models.config import DecodeConfig
 from models.decoder import DECODERS
 from models.search import beam_search, greedy
 from models.seq2seq import Seq2Seq
+from models.special import EOS
 
 
 def trained(decoder="luong", score="general", steps=60):

@@ -9,16 +9,14 @@ from pathlib import Path
 import datasets
 import pytest
 
+from models.special import BOS, EOS, PAD, UNK
 from pipeline import tokenize as stage
-from pipeline.params import ConfigError
-from pipeline.records import DataError
-from pipeline.subwords import (
-    BOS,
-    EOS,
-    PAD,
-    UNK,
+from pipeline.core.errors import ConfigError, DataError
+from pipeline.core.tokenizer import Tokenizer
+from pipeline.data import tokenize as tokenize_lib
+from pipeline.data.subwords import (
     SubwordConfig,
-    Tokenizer,
+    encode_words,
     subword_config,
     train_models,
     train_spm,
@@ -104,7 +102,7 @@ def test_piece_word_maps(langs, side):
     tok = Tokenizer(train_spm([r[side] for r in train], CFG))
     for row in train[:100] + rows(50, 3, *langs):
         text, words = row[side], row[f"{side}_words"]
-        ids, piece_word = tok.encode_words(text, words)
+        ids, piece_word = encode_words(tok, text, words)
         assert len(piece_word) == len(ids)
         assert all(0 <= w < len(words) for w in piece_word)
         assert piece_word == sorted(piece_word) and piece_word[0] == 0
@@ -116,7 +114,7 @@ def test_piece_word_maps(langs, side):
 def test_pieces_of_a_greek_word_map_to_it(models):
     tok = Tokenizer(models[0])
     text = "Ἱεροσολύμων καὶ Φαρισαῖοι"
-    ids, piece_word = tok.encode_words(text, text.split())
+    ids, piece_word = encode_words(tok, text, text.split())
     pieces = [tok.sp.id_to_piece(i) for i in ids]
     for w, word in enumerate(text.split()):
         assert "".join(p for p, pw in zip(pieces, piece_word, strict=True) if pw == w).lstrip("▁") == word
@@ -176,4 +174,4 @@ def test_stage_names_file_and_line_of_a_bad_record(tmp_path):
     bad[2]["src_words"] = ["missing"]
     (folder / "valid.jsonl").write_text("".join(json.dumps(r) + "\n" for r in bad), encoding="utf-8")
     with pytest.raises(DataError, match=r"valid\.jsonl:3: word 'missing'"):
-        stage.tokenize(folder, tmp_path / "out", CFG)
+        tokenize_lib.tokenize(folder, tmp_path / "out", CFG)

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from pipeline.tracking import PROJECT, flat_metrics, params_hash, tracking_uri
+from pipeline.core.tracking import PROJECT, flat_metrics, params_hash, tracking_uri
 
 
 def test_default_store_is_an_absolute_sqlite_file_and_the_env_overrides_it(monkeypatch):
@@ -18,7 +18,7 @@ def test_default_store_is_an_absolute_sqlite_file_and_the_env_overrides_it(monke
 
 def test_members_starting_at_once_share_one_store_experiment_and_parent(tmp_path):
     env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'fresh.db'}")
-    code = "from pipeline.tracking import *; print(experiment_id('x'), grid_parent('x', 'ablation'))"
+    code = "from pipeline.core.tracking import *; print(experiment_id('x'), grid_parent('x', 'ablation'))"
     procs = [subprocess.Popen([sys.executable, "-c", code], env=env, cwd=PROJECT, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
     outs = [p.communicate(timeout=120) for p in procs]

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from models.config import BOS, EOS, PAD, ModelConfig
+from models.config import ModelConfig
+from models.special import BOS, EOS, PAD
 
 VOCAB = 12
 
@@ -18,7 +19,8 @@ def single_thread():
 
 
 def tiny_cfg(**overrides) -> ModelConfig:
-    base = dict(emb_dim=8, hidden=16, dropout=0.0, attn_dim=8, local_window=3, max_src_len=12)
+    options = {"concat": {"attn_dim": 8}, "local_p": {"window": 3, "attn_dim": 8}, "location": {"max_src_len": 12}}
+    base = dict(emb_dim=8, hidden=16, dropout=0.0, score_options=options)
     return ModelConfig(**{**base, **overrides})
 
 

@@ -1,21 +1,27 @@
 """`concat`: the additive score (Bahdanau et al. 2015; Luong et al. 2015 call it "concat")."""
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
-from models.attention import Score, register_score
+from models.scores.base import Score, register_score
 
 
 @register_score("concat")
 class Concat(Score):
     """score(q, k) = vᵀ tanh(W [q; k]) = vᵀ tanh(W_q q + W_k k); W_k k is computed once per sentence.
 
-    The hidden size of the tanh layer is `attn_dim` (the model's hidden size when unset).
+    The hidden size of the tanh layer is `attn_dim` (the query size, i.e. the model's hidden size, when unset).
     """
 
-    def __init__(self, query_dim: int, key_dim: int, cfg):
-        super().__init__(query_dim, key_dim, cfg)
-        attn_dim = cfg.attn_dim or cfg.hidden
+    @dataclass(frozen=True)
+    class Options:
+        attn_dim: int | None = None  # size of the tanh layer; None = the query size
+
+    def __init__(self, query_dim: int, key_dim: int, options=None):
+        super().__init__(query_dim, key_dim, options)
+        attn_dim = self.options.attn_dim or query_dim
         self.W_q = nn.Linear(query_dim, attn_dim, bias=False)
         self.W_k = nn.Linear(key_dim, attn_dim)
         self.v = nn.Linear(attn_dim, 1, bias=False)

@@ -4,7 +4,7 @@ import math
 
 from torch import Tensor
 
-from models.attention import Score, register_score
+from models.scores.base import Score, register_score
 
 
 @register_score("dot")
@@ -12,8 +12,8 @@ class Dot(Score):
     """score(q, k) = qᵀk. No projection, so query and keys must have the same size (no silent projection:
     use `general` to learn one)."""
 
-    def __init__(self, query_dim: int, key_dim: int, cfg):
-        super().__init__(query_dim, key_dim, cfg)
+    def __init__(self, query_dim: int, key_dim: int, options=None):
+        super().__init__(query_dim, key_dim, options)
         if query_dim != key_dim:
             raise ValueError(
                 f"{self.registered_name} needs query size == key size, got query {query_dim}, keys {key_dim}; "

@@ -2,15 +2,15 @@
 
 from torch import Tensor, nn
 
-from models.attention import Score, register_score
+from models.scores.base import Score, register_score
 
 
 @register_score("general")
 class General(Score):
     """score(q, k) = qᵀ W k; W k is computed once per sentence (`precompute`)."""
 
-    def __init__(self, query_dim: int, key_dim: int, cfg):
-        super().__init__(query_dim, key_dim, cfg)
+    def __init__(self, query_dim: int, key_dim: int, options=None):
+        super().__init__(query_dim, key_dim, options)
         self.W = nn.Linear(key_dim, query_dim, bias=False)
 
     def precompute(self, keys: Tensor) -> Tensor:

@@ -1,9 +1,11 @@
 """`local_p`: Luong et al. 2015's local attention with predictive alignment (eq. 9-10)."""
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
-from models.attention import register_score
+from models.scores.base import register_score
 from models.scores.general import General
 
 
@@ -16,11 +18,21 @@ class LocalP(General):
 
     sums_to_one = False
 
-    def __init__(self, query_dim: int, key_dim: int, cfg):
-        super().__init__(query_dim, key_dim, cfg)
-        self.D = cfg.local_window
-        self.W_p = nn.Linear(query_dim, cfg.attn_dim or cfg.hidden, bias=False)
-        self.v_p = nn.Linear(cfg.attn_dim or cfg.hidden, 1, bias=False)
+    @dataclass(frozen=True)
+    class Options:
+        window: int = 10  # D (Luong et al. 2015: 10)
+        attn_dim: int | None = None  # tanh layer of the position predictor; None = the query size
+
+        def __post_init__(self):
+            if self.window < 1:
+                raise ValueError(f"local_p: window must be >= 1, got {self.window}")
+
+    def __init__(self, query_dim: int, key_dim: int, options=None):
+        super().__init__(query_dim, key_dim, options)
+        self.D = self.options.window
+        attn_dim = self.options.attn_dim or query_dim
+        self.W_p = nn.Linear(query_dim, attn_dim, bias=False)
+        self.v_p = nn.Linear(attn_dim, 1, bias=False)
 
     def position(self, query: Tensor, mask: Tensor) -> Tensor:
         """p_t in [0, S_b] for every query, (B, T)."""

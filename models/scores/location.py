@@ -1,8 +1,10 @@
 """`location`: Luong et al. 2015's location-based score — a_t = softmax(W_a h_t), no content."""
 
+from dataclasses import dataclass
+
 from torch import Tensor, nn
 
-from models.attention import Score, register_score
+from models.scores.base import Score, register_score
 
 
 @register_score("location")
@@ -10,10 +12,18 @@ class Location(Score):
     """score(q, ·) = W q, one logit per source position up to `max_src_len`, sliced to the batch's S;
     the shared module masks padding. The keys are never read."""
 
-    def __init__(self, query_dim: int, key_dim: int, cfg):
-        super().__init__(query_dim, key_dim, cfg)
-        self.max_src_len = cfg.max_src_len
-        self.W = nn.Linear(query_dim, cfg.max_src_len)
+    @dataclass(frozen=True)
+    class Options:
+        max_src_len: int = 100  # one logit per source position up to this length
+
+        def __post_init__(self):
+            if self.max_src_len < 1:
+                raise ValueError(f"location: max_src_len must be >= 1, got {self.max_src_len}")
+
+    def __init__(self, query_dim: int, key_dim: int, options=None):
+        super().__init__(query_dim, key_dim, options)
+        self.max_src_len = self.options.max_src_len
+        self.W = nn.Linear(query_dim, self.max_src_len)
 
     def forward(self, query: Tensor, proj: Tensor) -> Tensor:
         src_len = proj.size(1)

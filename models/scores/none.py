@@ -2,7 +2,7 @@
 
 from torch import Tensor
 
-from models.attention import Score, register_score
+from models.scores.base import Score, register_score
 
 
 @register_score("none")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.results import FACTORS, NO_ATTENTION
+from pipeline.core.runs import FACTORS, NO_ATTENTION
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline import results as res
 from pipeline.reporting import figures
-from pipeline.reporting.context import Context
+from pipeline.reporting import results as res
+from pipeline.reporting.inputs import ReportInputs
 from pipeline.reporting.render import Figure, Section, Table
 from pipeline.reporting.sections import fmt
 
 
-def _shown_items(ctx: Context, items: list[dict]) -> list[dict]:
+def _shown_items(ctx: ReportInputs, items: list[dict]) -> list[dict]:
     """The attention items the params ask for: by id, else the first `attention_count`."""
     if ctx.cfg.attention_ids:
         wanted = [str(i) for i in ctx.cfg.attention_ids]
@@ -19,7 +19,7 @@ def _shown_items(ctx: Context, items: list[dict]) -> list[dict]:
     return items[: ctx.cfg.attention_count]
 
 
-def _attention_panels(ctx: Context, corpus: str) -> list[list[tuple[str, dict]]]:
+def _attention_panels(ctx: ReportInputs, corpus: str) -> list[list[tuple[str, dict]]]:
     """Rows of (score, item): the same sentences for each score, first seed, baseline cell/direction/decoder."""
     runs = ctx.baseline_slice(ctx.runs[(ctx.runs["corpus"] == corpus) & ctx.runs["attention"]])
     first = runs.sort_values("seed").drop_duplicates("score").sort_values("score")
@@ -30,7 +30,7 @@ def _attention_panels(ctx: Context, corpus: str) -> list[list[tuple[str, dict]]]
     return [[(s, it) for s, items in by_score.items() for it in items if it["id"] == i] for i in ids]
 
 
-def attention_section(ctx: Context) -> Section:
+def attention_section(ctx: ReportInputs) -> Section:
     """Heatmaps of the same test sentences per score with gold links overlaid, and AER per score."""
     sec = Section("Where attention looks", [
         "Word-level attention (rows: hypothesis words, columns: source words). Red squares: sure gold links, red "
@@ -46,7 +46,7 @@ def attention_section(ctx: Context) -> Section:
     return sec
 
 
-def _aer_table(ctx: Context, corpus: str) -> Table:
+def _aer_table(ctx: ReportInputs, corpus: str) -> Table:
     runs = ctx.runs[(ctx.runs["corpus"] == corpus) & ctx.runs["attention"]]
     cols = ["test_aer", "test_precision", "test_recall"]
     num = runs[cols].apply(pd.to_numeric, errors="coerce")
@@ -60,7 +60,7 @@ def _aer_table(ctx: Context, corpus: str) -> Table:
     return Table(f"{corpus}: alignment error rate per score (all runs of that score)", frame)
 
 
-def diagnostic_section(ctx: Context) -> Section:
+def diagnostic_section(ctx: ReportInputs) -> Section:
     """Attention mass on the planted step per score (artifacts/diagnose/metrics.json)."""
     sec = Section("Planted-signal diagnostic", [
         "A synthetic task whose output depends on one planted source step: the share of attention mass each score "
@@ -83,7 +83,7 @@ def diagnostic_section(ctx: Context) -> Section:
     return sec
 
 
-def curves_section(ctx: Context) -> Section:
+def curves_section(ctx: ReportInputs) -> Section:
     """Validation BLEU and loss against steps and wall time, and steps to the target BLEU."""
     sec = Section("Training curves", [
         "Validation BLEU and loss per configuration (one line per seed), against optimizer steps and wall time. "
@@ -99,7 +99,7 @@ def curves_section(ctx: Context) -> Section:
     return sec
 
 
-def _efficiency_table(ctx: Context, corpus: str) -> Table:
+def _efficiency_table(ctx: ReportInputs, corpus: str) -> Table:
     runs = ctx.runs[ctx.runs["corpus"] == corpus]
     g = runs.groupby("config")
     frame = pd.DataFrame({

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import results as res
+from pipeline.core import runs
 from pipeline.reporting import behaviour, render, sections
-from pipeline.reporting.context import Context, ReportConfig
+from pipeline.reporting import results as res
+from pipeline.reporting.inputs import ReportConfig, ReportInputs
 from pipeline.reporting.provenance import provenance_section
 
 TITLE = "attnbench: attention in recurrent encoder-decoders"
 
 
-def build_sections(ctx: Context, project: Path) -> list[render.Section]:
+def build_sections(ctx: ReportInputs, project: Path) -> list[render.Section]:
     """Every section, in report order."""
     return [sections.summary(ctx), sections.leaderboard(ctx), sections.main_effects(ctx),
             sections.length_section(ctx), sections.cost_section(ctx), behaviour.attention_section(ctx),
@@ -23,11 +24,11 @@ def build_sections(ctx: Context, project: Path) -> list[render.Section]:
             provenance_section(ctx, project)]
 
 
-def write_plot_data(ctx: Context, out: Path) -> None:
+def write_plot_data(ctx: ReportInputs, out: Path) -> None:
     """Long-format data for `dvc plots` (pipeline/report_lines_template.json colours lines by `series`):
     length.csv (every run, split, decode and bucket), length_by_config.csv (mean over seeds, the report's decode)
     and curves.csv (every run's validation curve)."""
-    keys = ["run", "corpus", "config", *res.FACTORS, "seed"]
+    keys = ["run", "corpus", "config", *runs.FACTORS, "seed"]
     b = ctx.results.buckets.merge(ctx.runs[keys], on="run")
     b["bucket"] = [f"{lo}-{'' if pd.isna(hi) else int(hi)}" for lo, hi in zip(b["lo"], b["hi"], strict=True)]
     b.assign(series=b["run"]).to_csv(out / "length.csv", index=False)
@@ -43,7 +44,7 @@ def build_report(cfg: ReportConfig, artifacts: Path, data: Path, out: Path, proj
     for sub in ("figures", "plots"):
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir(parents=True)
-    ctx = Context(cfg, res.load_results(artifacts), artifacts, data, out / "figures",
+    ctx = ReportInputs(cfg, res.load_results(artifacts), artifacts, data, out / "figures",
                   res.load_diagnose(artifacts / "diagnose" / "metrics.json"))
     secs = build_sections(ctx, Path(project or Path.cwd()))
     ctx.runs.sort_values(["corpus", "config", "seed"]).to_csv(out / "results.csv", index=False)

@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from pipeline.core.runs import NO_ATTENTION  # noqa: E402
 from pipeline.reporting.analysis import pareto_front  # noqa: E402
-from pipeline.results import NO_ATTENTION  # noqa: E402
 
 
 def save(fig: plt.Figure, path: Path) -> Path:

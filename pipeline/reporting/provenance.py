@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline import results as res
-from pipeline.reporting.context import Context
+from pipeline.core.git import git_revision
+from pipeline.reporting import results as res
+from pipeline.reporting.inputs import ReportInputs
 from pipeline.reporting.render import Section, Table
 
 LIBRARIES = ("torch", "lightning", "sacrebleu", "sentencepiece", "datasets", "dvc", "mlflow", "numpy", "matplotlib")
-
-
-def git_commit(cwd: Path) -> str:
-    """HEAD of the checkout ('unknown' outside git)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def library_versions() -> dict[str, str]:
@@ -45,7 +36,7 @@ def _unique(series: pd.Series) -> str:
     return ", ".join(sorted({str(x) for x in series.dropna()})) or "unknown"
 
 
-def provenance_section(ctx: Context, project: Path) -> Section:
+def provenance_section(ctx: ReportInputs, project: Path) -> Section:
     """Everything needed to tell where the numbers come from."""
     sec = Section("Provenance")
     for corpus in ctx.corpora:
@@ -62,7 +53,7 @@ def provenance_section(ctx: Context, project: Path) -> Section:
             f"{_unique(runs['signature_chrf'])}.",
             f"{corpus}: device {_unique(runs['device'])}; FLOPs by {_unique(runs['flops_method'])}."]
     versions = ", ".join(f"{k} {v}" for k, v in library_versions().items())
-    sec.paragraphs += [f"Libraries: {versions}.", f"Git commit: {git_commit(project)}."]
+    sec.paragraphs += [f"Libraries: {versions}.", f"Git commit: {git_revision(project)}."]
     if ctx.cfg.caveat:
         sec.paragraphs.append(f"Budget caveat: {ctx.cfg.caveat}")
     return sec

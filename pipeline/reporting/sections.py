@@ -6,9 +6,10 @@ import math
 
 import pandas as pd
 
-from pipeline import results as res
+from pipeline.core import runs
 from pipeline.reporting import analysis, figures, significance
-from pipeline.reporting.context import Context
+from pipeline.reporting import results as res
+from pipeline.reporting.inputs import ReportInputs
 from pipeline.reporting.render import Figure, Section, Table
 
 SEPARATING = ("test_long BLEU", "steps to target", "AER", "train time (s)", "FLOPs/token")
@@ -30,7 +31,7 @@ def _best_of(df: pd.DataFrame, col: str, higher: bool) -> str:
     return f"{row['config']} ({fmt(row[col], digits=3 if col == 'test_aer' else 1)})"
 
 
-def summary(ctx: Context) -> Section:
+def summary(ctx: ReportInputs) -> Section:
     """Saturation notes first: where in-distribution BLEU no longer separates variants, say what still does."""
     sec, d = Section("Summary"), ctx.cfg.decode
     for corpus in ctx.corpora:
@@ -52,7 +53,7 @@ def summary(ctx: Context) -> Section:
     return sec
 
 
-def leaderboard(ctx: Context) -> Section:
+def leaderboard(ctx: ReportInputs) -> Section:
     """Per config and corpus: quality (mean ± std over seeds) and cost; bold marks the best of each column."""
     sec = Section("Leaderboard", [f"Mean ± std over seeds. Long-bucket and test_long BLEU, latency: {ctx.cfg.decode} "
                                   "search. AER on the test sentences with gold alignments. Bold: best per column."])
@@ -71,7 +72,7 @@ def leaderboard(ctx: Context) -> Section:
     return sec
 
 
-def _bootstraps(ctx: Context, corpus: str, split: str) -> dict:
+def _bootstraps(ctx: ReportInputs, corpus: str, split: str) -> dict:
     """Observed BLEU and bootstrap samples of every run of `corpus` on `split` that has hypotheses."""
     refs = res.load_references(ctx.data, corpus, split)
     if not refs:
@@ -87,7 +88,7 @@ def _bootstraps(ctx: Context, corpus: str, split: str) -> dict:
     return out
 
 
-def effect_rows(ctx: Context) -> list[dict]:
+def effect_rows(ctx: ReportInputs) -> list[dict]:
     """One row per (contrast, split): the paired bootstrap test of mean BLEU(level) − BLEU(baseline level)."""
     rows = []
     for corpus in ctx.corpora:
@@ -101,7 +102,7 @@ def effect_rows(ctx: Context) -> list[dict]:
     return rows
 
 
-def main_effects(ctx: Context) -> Section:
+def main_effects(ctx: ReportInputs) -> Section:
     """Britz et al. (2017)-style table: each factor's mean BLEU difference with its paired-bootstrap p-value."""
     a = ctx.cfg.alpha
     sec = Section("Main effects", [
@@ -109,7 +110,7 @@ def main_effects(ctx: Context) -> Section:
         f"other factors) and tests the mean BLEU difference ({ctx.cfg.decode} search) with a paired bootstrap over "
         f"test sentences ({ctx.cfg.bootstrap_samples} resamples, seed {ctx.cfg.bootstrap_seed}): our own resampling "
         f"of sacreBLEU's corpus-BLEU sufficient statistics, two-sided, centred on the null. Baseline: "
-        f"{res.config_id(ctx.cfg.baseline)}; 'attention' compares every attention run with its '{res.NO_ATTENTION}' "
+        f"{runs.config_id(ctx.cfg.baseline)}; 'attention' compares every attention run with its '{runs.NO_ATTENTION}' "
         f"twin."])
     rows = effect_rows(ctx)
     frame = pd.DataFrame([{
@@ -128,12 +129,12 @@ def main_effects(ctx: Context) -> Section:
     return sec
 
 
-def length_section(ctx: Context) -> Section:
+def length_section(ctx: ReportInputs) -> Section:
     """BLEU against source length per score, test and test_long (cf. Bahdanau et al. 2014, fig. 2)."""
     sec = Section("Length robustness", [f"Runs with the baseline's cell, direction and decoder; {ctx.cfg.decode} "
                                         "search; mean over seeds. Solid: test; dashed: test_long (longer than any "
                                         "training sentence)."])
-    b = ctx.results.buckets.merge(ctx.runs[["run", "corpus", *res.FACTORS]], on="run")
+    b = ctx.results.buckets.merge(ctx.runs[["run", "corpus", *runs.FACTORS]], on="run")
     for corpus in ctx.corpora:
         df = ctx.baseline_slice(b[(b["corpus"] == corpus) & (b["decode"] == ctx.cfg.decode)])
         if df.empty:
@@ -144,7 +145,7 @@ def length_section(ctx: Context) -> Section:
     return sec
 
 
-def cost_section(ctx: Context) -> Section:
+def cost_section(ctx: ReportInputs) -> Section:
     """Quality against training time and FLOPs/token per config, with the Pareto front."""
     d = ctx.cfg.decode
     sec = Section("Quality vs cost", ["Each point is a configuration (mean over seeds); the red step line is the "

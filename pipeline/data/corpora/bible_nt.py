@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from pipeline.corpora import CorpusConfig, register_corpus
-from pipeline.records import DataError, Record, verify_sha256
+from pipeline.core.errors import DataError
+from pipeline.core.schema import Record
+from pipeline.data.corpora import CorpusConfig, register_corpus
+from pipeline.data.records import verify_sha256
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ resumable checkpoints, a curve of validation metrics, throughput and memory."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
 import os
 import resource
 import shutil
@@ -16,7 +16,11 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
+from pipeline.core.schema import CurvePoint, TrainSummary
+
 STAMP, COMPLETE = "stamp.txt", "COMPLETE"
+# The code a checkpoint depends on: what the train stage declares in dvc.yaml (tests/test_deps.py keeps it true).
+TRAIN_CODE = ("models", "pipeline/core", "pipeline/member", "pipeline/training", "pipeline/train.py")
 
 
 class Curves(Callback):
@@ -26,7 +30,7 @@ class Curves(Callback):
     """
 
     def __init__(self):
-        self.rows: list[dict] = []
+        self.rows: list[CurvePoint] = []
         self.train_s = 0.0  # time inside training steps (excludes validation decoding)
         self.wall_s = 0.0  # whole fit time, accumulated across resumes
         self.tokens = 0
@@ -47,17 +51,17 @@ class Curves(Callback):
             return
         self.wall_s = time.perf_counter() - self._wall0
         m = trainer.callback_metrics
-        row = {"step": trainer.global_step, "wall_s": round(self.wall_s, 2)}
-        for key in ("train/loss", "val/loss", "val/bleu"):
-            if key in m:
-                row[key.replace("/", "_")] = round(float(m[key]), 4)
-        self.rows.append(row)
+        logged = {key.replace("/", "_"): round(float(m[key]), 4) for key in ("train/loss", "val/loss", "val/bleu")
+                  if key in m}
+        self.rows.append(CurvePoint(step=trainer.global_step, wall_s=round(self.wall_s, 2), **logged))
 
     def state_dict(self):
-        return {"rows": self.rows, "train_s": self.train_s, "wall_s": self.wall_s, "tokens": self.tokens}
+        rows = [dataclasses.asdict(r) for r in self.rows]  # plain values: checkpoints hold no project classes
+        return {"rows": rows, "train_s": self.train_s, "wall_s": self.wall_s, "tokens": self.tokens}
 
     def load_state_dict(self, state):
-        self.rows, self.train_s, self.wall_s, self.tokens = (state[k] for k in ("rows", "train_s", "wall_s", "tokens"))
+        self.train_s, self.wall_s, self.tokens = (state[k] for k in ("train_s", "wall_s", "tokens"))
+        self.rows = [CurvePoint(**r) for r in state["rows"]]
 
 
 def resume_point(ckpt_dir: Path, stamp: str) -> Path | None:
@@ -81,8 +85,9 @@ def mark_complete(ckpt_dir: Path) -> None:
 
 
 def code_hash(root: Path) -> str:
-    """A hash of the model and training code, so a checkpoint is never resumed by different code."""
-    files = sorted((root / "models").rglob("*.py")) + sorted((root / "pipeline").glob("train*.py"))
+    """A hash of the code the train stage runs, so a checkpoint is never resumed by different code."""
+    files = sorted(f for part in TRAIN_CODE for f in ([root / part] if part.endswith(".py")
+                                                        else (root / part).rglob("*.py")))
     digest = hashlib.sha256()
     for f in files:
         digest.update(f.read_bytes())
@@ -141,24 +146,22 @@ def make_trainer(max_steps: int, val_every: int, ckpt_dir: Path, curves: Curves,
                      default_root_dir=str(ckpt_dir))
 
 
-def summary(trainer: L.Trainer, curves: Curves, resumed_from: int | None) -> dict:
+def summary(trainer: L.Trainer, curves: Curves, resumed_from: int | None, mlflow_run_id: str) -> TrainSummary:
     """train.json: the budget actually run, the selected checkpoint, speed and memory."""
-    best = max(curves.rows, key=lambda r: r.get("val_bleu", -1.0), default={})
-    return {
-        "steps": trainer.global_step,
-        "epochs": trainer.current_epoch,
-        "best_step": best.get("step"),
-        "best_val_bleu": best.get("val_bleu"),
-        "train_time_s": round(curves.wall_s, 2),
-        "train_step_time_s": round(curves.train_s, 2),
-        "train_tgt_tokens": curves.tokens,
-        "train_tgt_tokens_per_s": round(curves.tokens / max(curves.train_s, 1e-9), 1),
-        "peak_mem_mb": round(peak_memory_mb(), 1),
-        "resumed_from_step": resumed_from,
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
-        "threads": torch.get_num_threads(),
-    }
-
-
-def write_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=2) + "\n")
+    scored = [r for r in curves.rows if r.val_bleu is not None]
+    best = max(scored, key=lambda r: r.val_bleu, default=None)
+    return TrainSummary(
+        steps=trainer.global_step,
+        epochs=trainer.current_epoch,
+        best_step=best.step if best else None,
+        best_val_bleu=best.val_bleu if best else None,
+        train_time_s=round(curves.wall_s, 2),
+        train_step_time_s=round(curves.train_s, 2),
+        train_tgt_tokens=curves.tokens,
+        train_tgt_tokens_per_s=round(curves.tokens / max(curves.train_s, 1e-9), 1),
+        peak_mem_mb=round(peak_memory_mb(), 1),
+        resumed_from_step=resumed_from,
+        device="cuda" if torch.cuda.is_available() else "cpu",
+        threads=torch.get_num_threads(),
+        mlflow_run_id=mlflow_run_id,
+    )

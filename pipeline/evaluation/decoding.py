@@ -10,10 +10,11 @@ import torch
 from models.config import DecodeConfig
 from models.search import beam_search, greedy
 from models.seq2seq import Seq2Seq
-from pipeline.batching import Pair, collate, loader
-from pipeline.metrics.alignment import corpus_aer, word_attention
-from pipeline.metrics.cost import timed
-from pipeline.metrics.quality import corpus_scores, length_buckets, length_slope
+from pipeline.core.schema import Alignment, AttentionItem, Bucket, Signature
+from pipeline.evaluation.metrics.alignment import corpus_aer, word_attention
+from pipeline.evaluation.metrics.cost import timed
+from pipeline.evaluation.metrics.quality import corpus_scores, length_buckets, length_slope
+from pipeline.member.batching import Pair, collate, loader
 
 
 def search_fn(cfg: DecodeConfig, beam: bool) -> Callable:
@@ -55,12 +56,15 @@ def forced_attention(model: Seq2Seq, pairs: list[Pair], batch_size: int) -> list
 
 
 def quality(hyps: Sequence[str], refs: Sequence[str], src_lens: Sequence[int], edges: Sequence[int]) -> dict:
-    """BLEU/chrF with signatures, BLEU per source-length bucket (lower edges `edges`) and its slope."""
+    """BLEU/chrF with signatures, BLEU per source-length bucket (lower edges `edges`) and its slope: the quality
+    fields of `DecodeScores`."""
     buckets = length_buckets(hyps, refs, src_lens, edges)
-    return {**corpus_scores(hyps, refs), "buckets": buckets, "bleu_length_slope": length_slope(buckets)}
+    scores = corpus_scores(hyps, refs)
+    return {**scores, "signature": Signature(**scores["signature"]), "buckets": [Bucket(**b) for b in buckets],
+            "bleu_length_slope": length_slope(buckets)}
 
 
-def alignment(weights: list[np.ndarray], split) -> tuple[dict | None, list[np.ndarray]]:
+def alignment(weights: list[np.ndarray], split) -> tuple[Alignment | None, list[np.ndarray]]:
     """AER of teacher-forced attention against the split's gold links, and the word-level maps."""
     cols = split.select_columns(["src_piece_word", "tgt_piece_word", "sure", "possible"]).to_dict()
     maps = [word_attention(w, s, t) for w, s, t in zip(weights, cols["src_piece_word"], cols["tgt_piece_word"],
@@ -69,12 +73,13 @@ def alignment(weights: list[np.ndarray], split) -> tuple[dict | None, list[np.nd
         return None, maps
     items = [{"word_weights": m, "sure": s, "possible": p} for m, s, p in zip(maps, cols["sure"], cols["possible"],
                                                                                  strict=True)]
-    return corpus_aer(items), maps
+    aer = corpus_aer(items)
+    return (Alignment(**aer) if aer else None), maps
 
 
-def attention_examples(maps: list[np.ndarray], split, n: int) -> list[dict]:
+def attention_examples(maps: list[np.ndarray] | None, split, n: int) -> list[AttentionItem]:
     """The first `n` sentences' word-level attention with their words and gold links (attention.json items)."""
     cols = split.select(range(min(n, len(split)))).to_dict()
-    return [{"id": cols["id"][i], "src_words": cols["src_words"][i], "tgt_words": cols["tgt_words"][i],
-             "weights": None if maps is None else np.round(maps[i], 4).tolist(),
-             "sure": cols["sure"][i], "possible": cols["possible"][i]} for i in range(len(cols["id"]))]
+    return [AttentionItem(id=cols["id"][i], src_words=cols["src_words"][i], tgt_words=cols["tgt_words"][i],
+                          weights=None if maps is None else np.round(maps[i], 4).tolist(),
+                          sure=cols["sure"][i], possible=cols["possible"][i]) for i in range(len(cols["id"]))]

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from models.registry import Registry
-from pipeline.params import ConfigError, build_config
-from pipeline.records import Record
+from pipeline.core.errors import ConfigError
+from pipeline.core.params import build_config
+from pipeline.core.schema import Record
 
-SPLITS = ("train", "valid", "test", "test_long")
 CORPORA = Registry("corpus")  # the same registry class as scores, cells and decoders
 
 
@@ -59,4 +59,4 @@ def load_corpus(name: str, values: dict[str, Any] | None = None) -> dict[str, li
 
 
 # Importing the corpus modules fills the registry (each module is added here once it exists).
-from pipeline.corpora import bible_nt, hub, multi30k, numbers, tsv  # noqa: E402, F401
+from pipeline.data.corpora import bible_nt, hub, multi30k, numbers, tsv  # noqa: E402, F401

@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.core.params import build_config
+from pipeline.core.runs import FACTORS
 from pipeline.reporting import analysis
-from pipeline.results import FACTORS, Results
+from pipeline.reporting.results import Results
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,16 @@ class ReportConfig:
             raise ValueError(f"baseline lacks {missing}; it needs every factor of {list(FACTORS)}")
 
 
+def report_config(params: dict) -> ReportConfig:
+    """`report:` of params.yaml; a null `baseline` means the grid's baseline (`grid.baseline`)."""
+    section = dict(params.get("report") or {})
+    if section.get("baseline") is None:
+        section["baseline"] = (params.get("grid") or {}).get("baseline")
+    return build_config(ReportConfig, section, "params.report")
+
+
 @dataclass
-class Context:
+class ReportInputs:
     """Inputs and derived tables shared by the section builders."""
 
     cfg: ReportConfig

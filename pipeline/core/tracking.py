@@ -12,31 +12,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-from pathlib import Path
+import warnings
 
 import mlflow
 from filelock import FileLock
 from mlflow.tracking import MlflowClient
 
-PROJECT = Path(__file__).resolve().parents[1]
+from pipeline.core.git import PROJECT, git_revision
+
 ROLE = "attnbench.role"
+# MLflow 3 opens an experiment without this tag on its GenAI (traces) overview; this one opens on the runs table.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def tracking_uri() -> str:
     """`MLFLOW_TRACKING_URI` if set, else a SQLite file in the project (always an absolute URI)."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT / 'mlflow.db'}"
-
-
-def git_revision() -> str:
-    """The commit the code runs at ('unknown' outside git), with '-dirty' when the tree has changes."""
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "models", "pipeline"], cwd=PROJECT,
-                               capture_output=True, text=True).stdout.strip()
-        return rev.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def params_hash(*sections: dict) -> str:
@@ -56,7 +47,11 @@ def experiment_id(corpus: str) -> str:
     name = f"attnbench-{corpus}"
     with store_lock():  # the first access also creates a SQLite store's schema
         exp = mlflow.get_experiment_by_name(name)
-        return exp.experiment_id if exp else mlflow.create_experiment(name)
+        if exp is None:
+            return mlflow.create_experiment(name, tags=EXPERIMENT_KIND)
+        if any(exp.tags.get(k) != v for k, v in EXPERIMENT_KIND.items()):  # experiments made before the tag
+            MlflowClient(tracking_uri()).set_experiment_tag(exp.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
+        return exp.experiment_id
 
 
 def grid_parent(corpus: str, design: str) -> str:
@@ -108,3 +103,15 @@ def flat_metrics(tree: dict, prefix: str = "") -> dict[str, float]:
         elif isinstance(value, int | float) and not isinstance(value, bool):
             out[name] = float(value)
     return out
+
+
+def log_dataset_inputs(dataset, splits: list[str], folder: str, corpus: str) -> None:
+    """The data splits as MLflow dataset inputs of the active run (the runs table's Dataset column), each named
+    `<corpus>/<split>` with the tokenized folder as its source and the split as its context."""
+    from mlflow.data import from_huggingface  # imports `datasets`: only in the stages that use it
+
+    for split in splits:
+        with warnings.catch_warnings():  # MLflow registers its local source twice, then warns that it is ambiguous
+            warnings.filterwarnings("ignore", "The specified dataset source can be interpreted in multiple ways")
+            data = from_huggingface(dataset[split], source=folder, name=f"{corpus}/{split}", targets="tgt")
+        mlflow.log_input(data, context=split)

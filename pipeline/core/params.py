@@ -1,20 +1,17 @@
-"""Read params.yaml sections and build frozen config dataclasses from them."""
+"""Read params.yaml sections and build frozen config dataclasses from them (unknown keys are ConfigErrors)."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
-from pipeline.records import UserError
+from pipeline.core.errors import ConfigError
 
 T = TypeVar("T")
-
-
-class ConfigError(UserError):
-    """A params.yaml section is missing, unknown or holds unknown keys."""
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
@@ -48,4 +45,13 @@ def build_config(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
     try:
         return cls(**values)
     except (TypeError, ValueError) as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def user_config(build: Callable[[], T], where: str) -> T:
+    """`build()`, with the ValueError of a bad key or name (it lists the valid ones) as a ConfigError naming
+    the params section, so stages exit with one line instead of a traceback."""
+    try:
+        return build()
+    except ValueError as e:
         raise ConfigError(f"{where}: {e}") from None

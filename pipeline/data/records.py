@@ -1,48 +1,19 @@
-"""Prepared records: the Record type, validation, jsonl IO, length statistics and user-error exit."""
+"""Building prepared records from raw files: readers, the DESIGN.md invariants, length statistics, checksums.
+(The Record type and its jsonl IO are the shared schema's: `pipeline/core/schema.py`.)"""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
-import sys
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from pipeline.lengths import bucket_of, buckets, label
+from pipeline.core.errors import DataError
+from pipeline.core.lengths import bucket_of, buckets, label
+from pipeline.core.schema import Record
 
 Link = tuple[int, int]
-
-
-class UserError(Exception):
-    """A mistake in the user's data or config: reported in one line, without a traceback."""
-
-
-class DataError(UserError):
-    """Bad input data; the message names the file and the 1-based line when known."""
-
-    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None):
-        where = f"{path}:{line}: " if path is not None and line is not None else f"{path}: " if path else ""
-        super().__init__(f"{where}{message}")
-        self.path, self.line = path, line
-
-
-@dataclass(frozen=True)
-class Record:
-    """One sentence pair as in DESIGN.md; `sure`/`possible` are None when the corpus has no gold links."""
-
-    id: str
-    src: str
-    tgt: str
-    src_words: list[str]
-    tgt_words: list[str]
-    sure: list[list[int]] | None = None
-    possible: list[list[int]] | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
 
 
 def with_ids(split: str, records: list[Record]) -> list[Record]:
@@ -117,18 +88,6 @@ def check_record(r: Record) -> None:
             raise ValueError(f"{r.id}: link index out of range")
 
 
-def write_jsonl(path: str | Path, records: Iterable[Record]) -> None:
-    """One JSON object per line, UTF-8."""
-    with Path(path).open("w", encoding="utf-8") as f:
-        f.writelines(r.to_json() + "\n" for r in records)
-
-
-def read_jsonl(path: str | Path) -> list[Record]:
-    """Records from a prepared split file."""
-    with Path(path).open(encoding="utf-8") as f:
-        return [Record(**json.loads(line)) for line in f]
-
-
 BUCKETS = [label(b) for b in buckets()]
 
 
@@ -147,20 +106,6 @@ def split_stats(records: list[Record]) -> dict:
         "src_len": histogram(len(r.src_words) for r in records),
         "tgt_len": histogram(len(r.tgt_words) for r in records),
     }
-
-
-def exit_on_user_error(main: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator for stage `main`s: a UserError prints `error: <message>` on stderr and exits 2, no traceback."""
-
-    @functools.wraps(main)
-    def run(*args, **kwargs):
-        try:
-            return main(*args, **kwargs)
-        except UserError as e:
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(2)
-
-    return run
 
 
 def sha256_of(path: Path) -> str:

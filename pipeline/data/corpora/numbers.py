@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 from num2words import num2words
 
-from pipeline.corpora import CorpusConfig, register_corpus
-from pipeline.records import Record, UserError, with_ids
+from pipeline.core.errors import UserError
+from pipeline.core.schema import Record
+from pipeline.data.corpora import CorpusConfig, register_corpus
+from pipeline.data.records import with_ids
 
 PUNCT = frozenset({"-", ","})
 

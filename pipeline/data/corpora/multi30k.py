@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from pipeline.corpora import CorpusConfig, register_corpus
-from pipeline.records import DataError, Record, pair_lines, sha256_of, verify_sha256, with_ids
+from pipeline.core.errors import DataError
+from pipeline.core.schema import Record
+from pipeline.data.corpora import CorpusConfig, register_corpus
+from pipeline.data.records import pair_lines, sha256_of, verify_sha256, with_ids
 
 BASE = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw"
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -12,18 +10,12 @@ from pathlib import Path
 import torch
 
 from models.config import DecodeConfig, ModelConfig, TrainConfig
-from pipeline.grid import Run, runs_from_params
-from pipeline.params import ConfigError, load_params
-from pipeline.tracking import params_hash
-
-
-def user_config(build, where: str):
-    """`build()`, with the ValueError of a bad key or name (it lists the valid ones) as a ConfigError naming
-    the params section, so stages exit with one line instead of a traceback."""
-    try:
-        return build()
-    except ValueError as e:
-        raise ConfigError(f"{where}: {e}") from None
+from pipeline.core.errors import ConfigError
+from pipeline.core.numerics import Numerics, numerics
+from pipeline.core.params import load_params, user_config
+from pipeline.core.runs import Run, runs_from_params
+from pipeline.core.schema import TokenizerMeta, read_json
+from pipeline.core.tracking import params_hash
 
 
 def model_config(params: dict, run: Run) -> ModelConfig:
@@ -58,20 +50,24 @@ class RunContext:
         return user_config(lambda: TrainConfig.from_dict({**self.params["train"], "seed": self.run.seed}), "train")
 
     @cached_property
+    def numerics(self) -> Numerics:
+        return numerics(self.params)
+
+    @cached_property
     def decode_cfg(self) -> DecodeConfig:
         return user_config(lambda: DecodeConfig.from_dict(self.params["decode"]), "decode")
 
     @property
     def out(self) -> Path:
-        return self.root / "artifacts" / self.run.corpus / self.run.variant
+        return self.root / self.run.out
 
     @property
     def data(self) -> Path:
         return self.root / "data" / self.run.corpus / "tokenized"
 
     @cached_property
-    def meta(self) -> dict:
-        return json.loads((self.data / "meta.json").read_text())
+    def meta(self) -> TokenizerMeta:
+        return read_json(self.data / "meta.json", TokenizerMeta)
 
     @cached_property
     def dataset(self):
@@ -95,13 +91,5 @@ def member_from_cli(doc: str) -> RunContext:
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("run", help="a key of `runs:` in params.yaml, e.g. numbers-gru-bi-luong-general-s1")
     ctx = RunContext.load(parser.parse_args().run)
-    set_threads()
+    torch.set_num_threads(ctx.numerics.threads)
     return ctx
-
-
-def set_threads() -> int:
-    """Torch intra-op threads: `ATTNBENCH_THREADS` (set by the parallel runner), else torch's default."""
-    threads = int(os.environ.get("ATTNBENCH_THREADS", "0"))
-    if threads > 0:
-        torch.set_num_threads(threads)
-    return torch.get_num_threads()

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.corpora import SPLITS, CorpusConfig, register_corpus
-from pipeline.records import DataError, Record, text_record, with_ids
+from pipeline.core.errors import DataError
+from pipeline.core.schema import SPLITS, Record
+from pipeline.data.corpora import CorpusConfig, register_corpus
+from pipeline.data.records import text_record, with_ids
 
 
 @register_corpus("hub")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-PAD, BOS, EOS = 0, 2, 3
+from models.special import BOS, EOS, PAD
 
 
 @dataclass(frozen=True)

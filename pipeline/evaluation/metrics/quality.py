@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from sacrebleu.metrics import BLEU, CHRF
 
-from pipeline.lengths import DEFAULT_EDGES, bucket_of, buckets
+from pipeline.core.lengths import DEFAULT_EDGES, bucket_of, buckets
 
 
 def corpus_scores(hyps: Sequence[str], refs: Sequence[str]) -> dict:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.corpora import SPLITS, CorpusConfig, register_corpus
-from pipeline.records import Record, pair_lines, read_tsv, with_ids
+from pipeline.core.schema import SPLITS, Record
+from pipeline.data.corpora import CorpusConfig, register_corpus
+from pipeline.data.records import pair_lines, read_tsv, with_ids
 
 REQUIRED = ("train", "valid", "test")
 

@@ -1,4 +1,5 @@
-"""SentencePiece subwords: training on the train split, encoding with piece→word maps, decoding.
+"""SentencePiece subwords for the tokenize stage: training on the train split, encoding with piece→word maps
+(loading a model and decoding is `pipeline/core/tokenizer.py`, shared with train and evaluate).
 
 Pieces map to the words of `src_words`/`tgt_words` by character offsets: the words are walked through the text
 with `str.find` to get their spans, and each piece goes to the word its span (leading "▁"/space stripped) starts
@@ -12,16 +13,17 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import datasets
 import sentencepiece as spm
 
-from pipeline.params import ConfigError, build_config
+from models.special import BOS, EOS, PAD, UNK
+from pipeline.core.errors import ConfigError
+from pipeline.core.params import build_config
+from pipeline.core.schema import TokenizerMeta
+from pipeline.core.tokenizer import Tokenizer
 
-PAD, UNK, BOS, EOS = 0, 1, 2, 3
 MODEL_TYPES = ("unigram", "bpe")
 NORMALIZATIONS = ("identity", "nfkc", "nmt_nfkc", "nfkc_cf", "nmt_nfkc_cf")
 TOO_HIGH = re.compile(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)")
@@ -116,14 +118,6 @@ def word_spans(text: str, words: Iterable[str]) -> list[Span]:
     return spans
 
 
-def char_offsets(text: str) -> list[int]:
-    """`result[b]` = the character index at UTF-8 byte offset `b` (length = bytes + 1)."""
-    index = []
-    for i, ch in enumerate(text):
-        index += [i] * len(ch.encode("utf-8"))
-    return index + [len(text)]
-
-
 def piece_words(pieces: Sequence[Span], words: Sequence[Span], text: str) -> list[int]:
     """Word index of each piece (character spans): the word in which the piece's first non-space character lies;
     a bare "▁" goes to the word after it, a piece after the last word to the last word."""
@@ -136,62 +130,6 @@ def piece_words(pieces: Sequence[Span], words: Sequence[Span], text: str) -> lis
     return out
 
 
-# ---------------------------------------------------------------- encode / decode
-
-
-class Tokenizer:
-    """One SentencePiece model, loaded once: `encode`, `encode_words` (ids + piece→word) and `detokenize`."""
-
-    def __init__(self, model: bytes):
-        self.sp = spm.SentencePieceProcessor(model_proto=model)
-        self.vocab_size = self.sp.get_piece_size()
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> Tokenizer:
-        return cls(Path(path).read_bytes())
-
-    def encode(self, text: str) -> list[int]:
-        """Piece ids, no BOS/EOS."""
-        return self.sp.encode(text)
-
-    def piece_spans(self, text: str) -> tuple[list[int], list[Span]]:
-        """Piece ids and their character spans in `text`."""
-        proto = self.sp.encode(text, out_type="proto")
-        index = char_offsets(text)
-        return [p.id for p in proto.pieces], [(index[p.begin], index[p.end]) for p in proto.pieces]
-
-    def encode_words(self, text: str, words: Sequence[str]) -> tuple[list[int], list[int]]:
-        """Piece ids and the word index of each piece."""
-        ids, spans = self.piece_spans(text)
-        return ids, piece_words(spans, word_spans(text, words), text)
-
-    def detokenize(self, ids: Iterable[int]) -> str:
-        """Text of piece ids; pad/BOS/EOS are dropped and decoding stops at the first EOS."""
-        out = []
-        for i in ids:
-            if i == EOS:
-                break
-            if i not in (PAD, BOS):
-                out.append(int(i))
-        return self.sp.decode(out)
-
-
-@cache
-def load_tokenizer(path: str | Path) -> Tokenizer:
-    """The tokenizer of a model file, loaded once per process."""
-    return Tokenizer.from_file(path)
-
-
-def encode(text: str, model_path: str | Path) -> list[int]:
-    """Piece ids of `text` with the model at `model_path` (loaded once)."""
-    return load_tokenizer(str(model_path)).encode(text)
-
-
-def detokenize(ids: Iterable[int], model_path: str | Path) -> str:
-    """Text of `ids` with the model at `model_path` (loaded once); see `Tokenizer.detokenize`."""
-    return load_tokenizer(str(model_path)).detokenize(ids)
-
-
 # ---------------------------------------------------------------- dataset
 
 _WORDS, _IDS = datasets.Sequence(datasets.Value("string")), datasets.Sequence(datasets.Value("int32"))
@@ -201,13 +139,18 @@ FEATURES = datasets.Features(
      "src_words": _WORDS, "tgt_words": _WORDS, "sure": _LINKS, "possible": _LINKS,
      "src_ids": _IDS, "tgt_ids": _IDS, "src_piece_word": _IDS, "tgt_piece_word": _IDS}
 )  # fmt: skip
-PREPARED_COLUMNS = ("id", "src", "tgt", "src_words", "tgt_words", "sure", "possible")
+
+
+def encode_words(tokenizer: Tokenizer, text: str, words: Sequence[str]) -> tuple[list[int], list[int]]:
+    """Piece ids of `text` and the word index of each piece."""
+    ids, spans = tokenizer.piece_spans(text)
+    return ids, piece_words(spans, word_spans(text, words), text)
 
 
 def encode_row(row: dict[str, Any], src: Tokenizer, tgt: Tokenizer) -> dict[str, Any]:
     """A prepared record plus `src_ids`, `tgt_ids`, `src_piece_word`, `tgt_piece_word`."""
-    src_ids, src_words = src.encode_words(row["src"], row["src_words"])
-    tgt_ids, tgt_words = tgt.encode_words(row["tgt"], row["tgt_words"])
+    src_ids, src_words = encode_words(src, row["src"], row["src_words"])
+    tgt_ids, tgt_words = encode_words(tgt, row["tgt"], row["tgt_words"])
     return {**row, "src_ids": src_ids, "tgt_ids": tgt_ids, "src_piece_word": src_words, "tgt_piece_word": tgt_words}
 
 
@@ -216,7 +159,7 @@ def to_dataset(rows: list[dict[str, Any]]) -> datasets.Dataset:
     return datasets.Dataset.from_list(rows, features=FEATURES)
 
 
-def meta(cfg: SubwordConfig, src: Tokenizer, tgt: Tokenizer) -> dict[str, Any]:
+def meta(cfg: SubwordConfig, src: Tokenizer, tgt: Tokenizer) -> TokenizerMeta:
     """`meta.json` of DESIGN.md."""
-    return {"src_vocab_size": src.vocab_size, "tgt_vocab_size": tgt.vocab_size, "pad_id": PAD, "unk_id": UNK,
-            "bos_id": BOS, "eos_id": EOS, "joint": cfg.joint, "model_type": cfg.model_type}  # fmt: skip
+    return TokenizerMeta(src_vocab_size=src.vocab_size, tgt_vocab_size=tgt.vocab_size, pad_id=PAD, unk_id=UNK,
+                         bos_id=BOS, eos_id=EOS, joint=cfg.joint, model_type=cfg.model_type)

@@ -1,0 +1,91 @@
+"""Grid members (runs) and their ids, defined once: the variant id names the DVC stage member, the artifacts
+folder and the MLflow run.
+
+    config id   <cell>-<uni|bi>-<decoder>-<score>            gru-bi-luong-general
+    variant id  <config id>-s<seed>                          gru-bi-luong-general-s1
+    run key     <corpus>-<variant id>                        numbers-gru-bi-luong-general-s1 (train@<key>)
+    out         artifacts/<corpus>/<variant id>              (written into each `runs:` item for dvc.yaml)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pipeline.core.errors import ConfigError
+from pipeline.core.params import build_config
+
+FACTORS = ("cell", "direction", "decoder", "score")
+DIRECTIONS = ("uni", "bi")
+NO_ATTENTION = "none"  # the score name of the vanilla (attention-free) decoder
+ARTIFACTS = "artifacts"
+
+
+def config_id(factors: Mapping[str, Any]) -> str:
+    """The variant id without its seed: `<cell>-<direction>-<decoder>-<score>`."""
+    return "-".join(str(factors[f]) for f in FACTORS)
+
+
+def variant_id(factors: Mapping[str, Any], seed: int) -> str:
+    """`<config id>-s<seed>`."""
+    return f"{config_id(factors)}-s{seed}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One grid member: a corpus and the factors that name a variant."""
+
+    corpus: str
+    cell: str
+    direction: str
+    decoder: str
+    score: str
+    seed: int
+
+    def __post_init__(self):
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"unknown direction {self.direction!r}; valid: {', '.join(DIRECTIONS)}")
+
+    @property
+    def factors(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in (*FACTORS, "seed")}
+
+    @property
+    def config(self) -> str:
+        return config_id(self.factors)
+
+    @property
+    def variant(self) -> str:
+        return variant_id(self.factors, self.seed)
+
+    @property
+    def key(self) -> str:
+        """The DVC stage member (`train@<key>`)."""
+        return f"{self.corpus}-{self.variant}"
+
+    @property
+    def out(self) -> str:
+        """The member's artifacts folder, relative to the project."""
+        return f"{ARTIFACTS}/{self.corpus}/{self.variant}"
+
+    def item(self) -> dict[str, Any]:
+        """Its `runs:` item in params.yaml: the fields, and `out` for dvc.yaml's paths."""
+        return {**asdict(self), "out": self.out}
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any], key: str = "") -> Run:
+        """A `runs:` item; `out` must be the folder the factors name (the grid writes it)."""
+        fields = {k: v for k, v in item.items() if k != "out"}
+        run = build_config(cls, fields, f"runs.{key}")
+        if item.get("out", run.out) != run.out:
+            raise ConfigError(f"runs.{key}.out is {item['out']!r}, but its factors name {run.out!r}; "
+                              "edit `grid:` and rerun `python -m pipeline.grid` instead of editing runs by hand")
+        if key and key != run.key:
+            raise ConfigError(f"runs.{key}: its factors name the run {run.key!r}; rerun `python -m pipeline.grid`")
+        return run
+
+
+def runs_from_params(params: dict) -> list[Run]:
+    """The runs DVC fans out over (`runs:` in params.yaml), in file order."""
+    return [Run.from_item(item, key) for key, item in (params.get("runs") or {}).items()]

@@ -1,0 +1,68 @@
+"""Fit one grid member: fixed step budget, selection on validation BLEU only, resumable, tracked in MLflow."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import lightning as L
+from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.loggers import MLFlowLogger
+
+from models.lit import Seq2SeqModule
+from pipeline.core.schema import TrainSummary, write_json
+from pipeline.core.tokenizer import load_tokenizer
+from pipeline.core.tracking import log_dataset_inputs, start_member_run, tracking_uri
+from pipeline.member.batching import loader, pairs_from_split
+from pipeline.member.context import RunContext
+from pipeline.training.trainer import (
+    Curves,
+    KillAtStep,
+    checkpoint_step,
+    code_hash,
+    make_trainer,
+    mark_complete,
+    resume_point,
+    summary,
+)
+
+
+def build_module(ctx: RunContext) -> Seq2SeqModule:
+    """The LightningModule of a member, with the target tokenizer for validation BLEU."""
+    tokenizer = load_tokenizer(ctx.data / "spm.tgt.model")
+    return Seq2SeqModule(ctx.model_cfg, ctx.train_cfg, ctx.decode_cfg, ctx.meta.src_vocab_size,
+                         ctx.meta.tgt_vocab_size, detokenize=tokenizer.detokenize)
+
+
+def train(ctx: RunContext) -> TrainSummary:
+    """Fit one member for `train.max_steps` steps; write ckpt/, train.json and curves.json."""
+    cfg = ctx.train_cfg
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    ckpt_dir = ctx.out / "ckpt"
+    last = resume_point(ckpt_dir, f"{ctx.params_hash}-{code_hash(ctx.root)}")
+    resumed_from = checkpoint_step(last) if last else None
+    train_dl = loader(pairs_from_split(ctx.dataset["train"]), cfg.batch_size, seed=cfg.seed)
+    valid_dl = loader(pairs_from_split(ctx.dataset["valid"]), 100, shuffle=False)
+    module, curves = build_module(ctx), Curves()
+    with start_member_run(ctx.key, ctx.run.variant, ctx.run.corpus, ctx.design, f"train@{ctx.key}",
+                          ctx.params_hash) as active:
+        log_dataset_inputs(ctx.dataset, ["train", "valid"], str(ctx.data / "dataset"), ctx.run.corpus)
+        logger = MLFlowLogger(tracking_uri=tracking_uri(), run_id=active.info.run_id, log_model=False)
+        logger.log_hyperparams({"run": ctx.key, **ctx.model_cfg.to_dict(), **cfg.to_dict(),
+                                **dataclasses.asdict(ctx.meta)})
+        trainer = make_trainer(cfg.max_steps, min(cfg.val_every, cfg.max_steps), ckpt_dir, curves, logger)
+        if os.environ.get("ATTNBENCH_KILL_AT_STEP"):
+            trainer.callbacks.append(KillAtStep(int(os.environ["ATTNBENCH_KILL_AT_STEP"]),
+                                                os.environ.get("ATTNBENCH_KILL_SIGNAL", "KILL")))
+        if cfg.patience:
+            trainer.callbacks.append(EarlyStopping("val/bleu", mode="max", patience=cfg.patience))
+        if resumed_from is not None:
+            print(f"resuming {ctx.key} from step {resumed_from} ({last})", flush=True)
+        trainer.fit(module, train_dl, valid_dl, ckpt_path=last)
+        result = summary(trainer, curves, resumed_from, active.info.run_id)
+        logger.log_metrics({f"train/{k}": v for k, v in dataclasses.asdict(result).items()
+                            if isinstance(v, int | float)})
+    mark_complete(ckpt_dir)
+    write_json(ctx.out / "train.json", result)
+    write_json(ctx.out / "curves.json", curves.rows)
+    return result
