@@ -41,7 +41,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executor", choices=["auto", "slurm", "local"], default="auto")
     parser.add_argument("--folder", type=Path, default=Path(".submitit"), help="job logs and pickles")
-    parser.add_argument("--cpus", type=int, default=0, help="cores to request per job (default: numerics.threads, the torch threads each member uses)")
+    parser.add_argument("--cpus", type=int, default=0,
+                        help="cores to request per job (default: numerics.threads, the torch threads a member uses)")
     parser.add_argument("--gpus", type=int, default=0, help="GPUs per job")
     parser.add_argument("--timeout-min", type=int, default=120)
     parser.add_argument("--partition", default=None)
