@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 JOBS ?= 2
 
-.PHONY: setup repro test lint
+.PHONY: setup repro test lint ui
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,3 +23,9 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+
+# The MLflow UI on the project's store. MLflow 3.17 opens experiments in its GenAI view whatever their kind tag;
+# `?workflowType=machine_learning` opens the runs table (or pick "Model training" at the top left once).
+ui: setup
+	@echo "MLflow UI: http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath mlflow.db) --host 127.0.0.1 --port 5000

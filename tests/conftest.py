@@ -29,7 +29,8 @@ TINY = {
     "decode": {"beam_size": 3},
     "evaluate": {"batch_size": 20, "latency_sentences": 3, "attention_examples": 2},
     "diagnose": {"samples": 300, "test_samples": 100, "epochs": 2},
-    "grid": {"scores": ["none", "general"], "cells": ["gru"], "directions": ["bi"], "decoders": ["luong"]},
+    "grid": {"scores": ["none", "general"], "cells": ["gru"], "directions": ["bi"], "decoders": ["luong"],
+             "seeds": [1]},
 }
 
 

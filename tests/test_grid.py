@@ -73,4 +73,5 @@ def test_quick_profile_is_the_ablation_on_numbers():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     runs = runs_from_params(params)
     assert params["runs"] == params["designs"]["ablation"]
-    assert {r.corpus for r in runs} == {"numbers"} and len(runs) == 1 + 7 + 2 + 1
+    assert {r.corpus for r in runs} == {"numbers"} and len(runs) == (1 + 7 + 2 + 1) * 3
+    assert {r.seed for r in runs} == {1, 2, 3}  # every configuration with 3 seeds: the report treats seeds as random

@@ -123,6 +123,17 @@ def test_same_seed_same_bits_however_launched(tiny_grid, tmp_path):
     assert json.loads((member(project, BASELINE) / "train.json").read_text())["threads"] == 1
 
 
+def test_kernel_cap_is_a_param(tiny_grid, tmp_path):
+    """numerics.isa avx2 caps MKL, oneDNN and ATen at AVX2 in the member's process, whatever the CPU has."""
+    project = copy(tiny_grid[0], tmp_path)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["numerics"]["isa"] = "avx2"
+    write_params(project, params)
+    dvc(project, "repro", "-s", f"train@{BASELINE}")
+    host = json.loads((member(project, BASELINE) / "train.json").read_text())["host"]
+    assert host["cpu_capability"] in ("AVX2", "DEFAULT")  # DEFAULT: a CPU without AVX2 at all
+
+
 @pytest.mark.skipif(not MULTI30K.is_dir(), reason="needs the Multi30k mirror in ../shared")
 def test_full_profile_runs_end_to_end_at_tiny_size(tmp_path):
     over = {"corpora": {"multi30k": {"base": str(MULTI30K)}, "bible-nt": {"cache_dir": str(ROOT / "data" / "cache")}},

@@ -185,16 +185,25 @@ def test_results_csv_has_one_row_per_run(real):
 
 def test_real_report_tests_attention_against_none(real):
     effects = (real / "report.md").read_text().split("## Main effects")[1].split("## Length robustness")[0]
-    assert "attention: any score vs none" in effects and "p = " in effects
+    assert "attention: any score vs none" in effects
+    # one seed: the p-values are labelled sentence-only and no contrast gets a verdict
+    assert "(sentences only)" in effects and "training variance is unknown" in effects
+    assert "n/a (1 seed)" in effects and "better" not in effects.split("|---|")[1]
 
 
-def test_leaderboard_marks_best_and_main_effects_name_non_significant(standin):
+def test_leaderboard_marks_best_and_main_effects_give_seed_aware_verdicts(standin):
     md = (standin / "report.md").read_text()
     assert "**" in md.split("## Leaderboard")[1].split("## Main effects")[0]
-    effects = md.split("## Main effects")[1].split("## Length robustness")[0]
-    assert "attention: any score vs none" in effects
-    assert re.search(r"Not significant \(p ≥ 0\.05\):.*score: dot vs general on test \(Δ \+0\.00, p = 1\.000\)",
+    effects = md.split("## Main effects")[1].split("## Ranking stability")[0]
+    # dot copies general exactly: no difference in any seed, so the verdict is "inconclusive", never "no difference"
+    assert re.search(r"\| score: dot vs general \| test \| 2 \| 2 \| .*\| \+0\.00 \| .*\| 1\.000 \| inconclusive \|",
                      effects)
+    # attention vs none: every seed far apart
+    assert re.search(r"\| attention: any score vs none \| test \| 2 \| .*\| better \|", effects)
+    verdicts = {line.split("|")[-3].strip() for line in effects.splitlines() if line.startswith("| numbers")}
+    assert verdicts == {"better", "worse", "inconclusive"} and "sentences only" not in effects
+    stability = md.split("## Ranking stability across seeds")[1].split("## Length robustness")[0]
+    assert "| numbers | test BLEU | 6 | 2 |" in stability
     assert "saturated" not in md
 
 
@@ -228,8 +237,8 @@ def test_identical_systems_are_not_significant():
     hyps = [" ".join(w if i % 3 else "xxx" for i, w in enumerate(r.split())) for r in refs]
     counts = significance.resample_counts(len(refs), 500, 1)
     a = significance.bootstrap_bleu(significance.sentence_stats(hyps, refs), counts)
-    result = significance.paired_test([(a, a)])
-    assert result.delta == 0 and result.p_value == pytest.approx(1.0)
+    result = significance.seed_aware_test([(1, a, a), (2, a, a)])
+    assert result.delta == 0 and result.p_value == pytest.approx(1.0) and result.verdict(0.05) == "inconclusive"
 
 
 def test_right_everywhere_beats_wrong_everywhere():
@@ -237,8 +246,54 @@ def test_right_everywhere_beats_wrong_everywhere():
     counts = significance.resample_counts(len(refs), 500, 1)
     right = significance.bootstrap_bleu(significance.sentence_stats(refs, refs), counts)
     wrong = significance.bootstrap_bleu(significance.sentence_stats(["xxx yyy"] * len(refs), refs), counts)
-    result = significance.paired_test([(right, wrong)])
+    result = significance.seed_aware_test([(1, right, wrong)])
     assert result.delta == pytest.approx(100) and result.p_value < 0.05 and result.ci_low > 90
+    assert result.sentence_only and result.seeds == 1  # one seed: the test covers test sentences only
+
+
+def _synthetic_contrast(rng, true_delta: float, seeds: int, seed_sd: float, n: int = 200, R: int = 400):
+    """Two systems scored per sentence (corpus score = the mean): per seed a training offset N(0, seed_sd) each,
+    and per-sentence noise; the bootstrap resamples the same sentences for both (paired)."""
+    counts = significance.resample_counts(n, R, int(rng.integers(1 << 30)))
+    difficulty = rng.normal(0, 5, n)  # (N,) shared by both systems: what pairing cancels
+    pairs = []
+    for s in range(seeds):
+        a = 50 + true_delta + rng.normal(0, seed_sd) + difficulty + rng.normal(0, 3, n)  # (N,)
+        b = 50 + rng.normal(0, seed_sd) + difficulty + rng.normal(0, 3, n)  # (N,)
+        pairs.append((s, (a.mean(), counts @ a / n), (b.mean(), counts @ b / n)))
+    return pairs
+
+
+@pytest.mark.parametrize("seeds", [3, 5])
+def test_seed_noise_alone_is_called_significant_at_most_at_the_nominal_rate(seeds):
+    """Configurations that differ only by training noise (seed sd 2 BLEU, far above the sentence noise)."""
+    rng = np.random.default_rng(7)
+    calls = [significance.seed_aware_test(_synthetic_contrast(rng, 0.0, seeds, 2.0)).p_value < 0.05
+             for _ in range(400)]
+    sentence_only = [significance.seed_aware_test(_synthetic_contrast(rng, 0.0, 1, 2.0)).p_value < 0.05
+                     for _ in range(400)]
+    assert np.mean(calls) <= 0.075  # nominal 0.05, with the binomial spread of 400 trials
+    assert np.mean(sentence_only) > 0.5  # a sentence-only test with the same noise (measured: 84.5%): not used
+
+
+def test_a_difference_larger_than_the_seed_noise_is_found():
+    rng = np.random.default_rng(8)
+    results = [significance.seed_aware_test(_synthetic_contrast(rng, 6.0, 3, 1.0)) for _ in range(100)]
+    assert np.mean([r.verdict(0.05) == "better" for r in results]) > 0.8
+    assert all(r.mde > 0 and r.ci_low < r.delta < r.ci_high for r in results)
+    worse = significance.seed_aware_test(_synthetic_contrast(rng, -10.0, 3, 0.5))
+    assert worse.verdict(0.05) == "worse"
+
+
+def test_ranking_stability_counts_the_orderings_seeds_agree_on():
+    values = {"a": [3, 3, 3], "b": [2, 2, 1], "c": [1, 1, 2]}
+    runs = pd.DataFrame([{"config": c, "seed": s, "m": v} for c, vals in values.items()
+                         for s, v in zip((1, 2, 3), vals, strict=True)])
+    st = analysis.ranking_stability(runs, "m")
+    assert (st.configs, st.seeds, st.pairs, st.agreed) == (3, 3, 3, 2)  # b vs c flips in seed 3
+    assert st.tau_min == pytest.approx(1 / 3) and st.tau_mean == pytest.approx((1 + 1 / 3 + 1 / 3) / 3)
+    one = analysis.ranking_stability(runs[runs["seed"] == 1], "m")
+    assert one.tau_mean is None and one.agreed == 3
 
 
 def test_bleu_from_totals_matches_sacrebleu():

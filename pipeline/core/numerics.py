@@ -1,24 +1,51 @@
-"""`numerics:` of params.yaml: what fixes the bits of a member's result besides its params and seed."""
+"""`numerics:` of params.yaml: what fixes the bits of a member's result besides its params and seed.
+
+Two things, both chosen by params and never by the launcher's environment:
+- `threads`: torch's intra-op threads (a different count sums in a different order);
+- `isa`: which CPU kernels MKL, oneDNN and ATen may use. `native` lets them pick the widest the CPU has (AVX-512,
+  AMX): fastest, but another CPU kind gives other bits. `avx2` caps all three at AVX2, so every x86 CPU with AVX2
+  gives the same bits (measured: an AVX-512 machine capped at AVX2 reproduced an AVX2-only machine's numbers
+  exactly), at a cost (0.50–0.68× the training tokens/s on an AVX512-BF16 EPYC). The cap is read when the
+  libraries load, so `pin_kernels` must run before torch is imported: the member entry points call it first.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 
-from pipeline.core.params import build_config
+from pipeline.core.errors import ConfigError
+from pipeline.core.params import build_config, load_params
+
+ISAS = {"native": {}, "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                               "MKL_ENABLE_INSTRUCTIONS": "AVX2"}}
 
 
 @dataclass(frozen=True)
 class Numerics:
-    """`numerics:` in params.yaml: what fixes a member's bits besides its params and seed. The thread count comes
-    from here and never from the launcher's environment, so `dvc repro`, `pipeline.parallel` and `pipeline.cluster`
-    give the same numbers (a different count changes the order of floating-point sums)."""
+    """`numerics:` in params.yaml (see the module docstring)."""
 
     threads: int = 1
+    isa: str = "native"
 
     def __post_init__(self):
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
             raise ValueError(f"threads must be an integer >= 1, got {self.threads!r}")
+        if self.isa not in ISAS:
+            raise ValueError(f"isa {self.isa!r}; valid: {', '.join(ISAS)}")
 
 
 def numerics(params: dict) -> Numerics:
     return build_config(Numerics, params.get("numerics"), "numerics")
+
+
+def pin_kernels(params_path: str = "params.yaml") -> Numerics:
+    """Cap the CPU kernels at `numerics.isa` for this process; call before torch is imported."""
+    cfg = numerics(load_params(params_path))
+    wanted = ISAS[cfg.isa]
+    if any(os.environ.get(k) != v for k, v in wanted.items()):
+        if "torch" in sys.modules:
+            raise ConfigError(f"numerics.isa {cfg.isa!r} must be set before torch is imported")
+        os.environ.update(wanted)
+    return cfg

@@ -62,6 +62,19 @@ class TokenizerMeta:
 
 
 @dataclass(frozen=True)
+class Host:
+    """The machine a member trained on (`pipeline/core/host.py`): what decides which kernels ran."""
+
+    cpu: str
+    isa: str  # the listed vector / bf16 extensions present, e.g. "avx2 fma avx512f avx512_bf16"
+    cpu_capability: str  # torch's ATen dispatch level: DEFAULT, AVX2, AVX512
+    torch: str
+    onednn: str
+    mkl: str
+    gpu: str | None = None
+
+
+@dataclass(frozen=True)
 class TrainSummary:
     """`train.json`: the budget actually run, the selected checkpoint, speed and memory."""
 
@@ -77,6 +90,7 @@ class TrainSummary:
     resumed_from_step: int | None
     device: str
     threads: int
+    host: Host | None = None
     mlflow_run_id: str = ""
 
 

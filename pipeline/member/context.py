@@ -92,4 +92,6 @@ def member_from_cli(doc: str) -> RunContext:
     parser.add_argument("run", help="a key of `runs:` in params.yaml, e.g. numbers-gru-bi-luong-general-s1")
     ctx = RunContext.load(parser.parse_args().run)
     torch.set_num_threads(ctx.numerics.threads)
+    if ctx.numerics.isa == "avx2" and torch.backends.cpu.get_cpu_capability() not in ("AVX2", "DEFAULT"):
+        raise ConfigError("numerics.isa avx2: torch was loaded before the cap was set (call pin_kernels first)")
     return ctx

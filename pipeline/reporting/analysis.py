@@ -1,12 +1,14 @@
 """Pure table computations for the report: per-config aggregates, saturation, sample efficiency, Pareto fronts,
-and the Britz et al. (2017) main-effect contrasts with their matched run pairs."""
+the Britz et al. (2017) main-effect contrasts with their matched run pairs, and ranking stability across seeds."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from pipeline.core.runs import FACTORS, NO_ATTENTION
 
@@ -139,3 +141,29 @@ def contrasts(runs: pd.DataFrame, baseline: dict) -> list[Contrast]:
                 out.append(Contrast(corpus, factor, level, str(base),
                                     _pairs(rows, lambda r, f=factor, lv=level: r[f] == lv, **{factor: base})))
     return [c for c in out if c.pairs]
+
+
+@dataclass(frozen=True)
+class Stability:
+    """How far the seeds agree on the ranking of configurations by one metric."""
+
+    configs: int
+    seeds: int
+    tau_mean: float | None  # Kendall's tau between two seeds' rankings, averaged over seed pairs
+    tau_min: float | None
+    agreed: int  # config pairs whose order every seed gives the same way (ties break agreement)
+    pairs: int
+
+
+def ranking_stability(runs: pd.DataFrame, metric: str) -> Stability:
+    """Kendall's tau between the seeds' rankings of the configurations, and the share of pairwise orderings that
+    all seeds agree on; only configurations run with every seed count (one seed: no tau, every order 'agreed')."""
+    table = runs.pivot_table(index="config", columns="seed", values=metric, aggfunc="first").dropna()  # (C, S)
+    C, S = table.shape
+    taus = [stats.kendalltau(table[a], table[b]).statistic for a, b in itertools.combinations(table.columns, 2)]
+    taus = [t for t in taus if not np.isnan(t)]
+    values = table.to_numpy(float)
+    agreed = sum(bool(np.all(np.sign(values[i] - values[j]) == np.sign(values[i, 0] - values[j, 0]))
+                      and values[i, 0] != values[j, 0]) for i, j in itertools.combinations(range(C), 2))
+    return Stability(configs=C, seeds=S, tau_mean=float(np.mean(taus)) if taus else None,
+                     tau_min=float(np.min(taus)) if taus else None, agreed=agreed, pairs=C * (C - 1) // 2)

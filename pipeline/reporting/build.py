@@ -19,6 +19,7 @@ TITLE = "attnbench: attention in recurrent encoder-decoders"
 def build_sections(ctx: ReportInputs, project: Path) -> list[render.Section]:
     """Every section, in report order."""
     return [sections.summary(ctx), sections.leaderboard(ctx), sections.main_effects(ctx),
+            sections.stability_section(ctx),
             sections.length_section(ctx), sections.cost_section(ctx), behaviour.attention_section(ctx),
             behaviour.diagnostic_section(ctx), behaviour.curves_section(ctx),
             provenance_section(ctx, project)]

@@ -32,6 +32,19 @@ def _splits_table(corpus: str, stats: dict) -> Table:
     return Table(f"{corpus}: split sizes (data/{corpus}/stats.json)", frame)
 
 
+HOST_COLUMNS = {"host_cpu": "CPU", "host_isa": "vector / bf16 extensions", "host_cpu_capability": "ATen dispatch",
+                "threads": "torch threads", "host_torch": "torch", "host_onednn": "oneDNN", "host_mkl": "MKL",
+                "host_gpu": "GPU"}
+
+
+def _hosts_table(corpus: str, runs: pd.DataFrame) -> Table:
+    """The machines the runs trained on (train.json `host`), with how many runs each: the numbers are
+    bit-reproducible only on the same CPU kind and thread count (DESIGN.md, 'Reproducibility')."""
+    cols = [c for c in HOST_COLUMNS if c in runs]
+    frame = runs[cols].astype(str).replace({"None": "—", "nan": "unknown"}).value_counts().reset_index()
+    return Table(f"{corpus}: where the runs trained", frame.rename(columns={**HOST_COLUMNS, "count": "runs"}))
+
+
 def _unique(series: pd.Series) -> str:
     return ", ".join(sorted({str(x) for x in series.dropna()})) or "unknown"
 
@@ -52,6 +65,7 @@ def provenance_section(ctx: ReportInputs, project: Path) -> Section:
             f"{corpus}: sacreBLEU signature (BLEU) {_unique(runs['signature_bleu'])}; (chrF) "
             f"{_unique(runs['signature_chrf'])}.",
             f"{corpus}: device {_unique(runs['device'])}; FLOPs by {_unique(runs['flops_method'])}."]
+        sec.tables.append(_hosts_table(corpus, runs))
     versions = ", ".join(f"{k} {v}" for k, v in library_versions().items())
     sec.paragraphs += [f"Libraries: {versions}.", f"Git commit: {git_revision(project)}."]
     if ctx.cfg.caveat:

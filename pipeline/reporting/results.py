@@ -21,6 +21,7 @@ from pipeline.core.schema import (
     CurvePoint,
     DiagnoseResult,
     EvalResult,
+    Host,
     Record,
     SplitScores,
     TokenizerMeta,
@@ -81,6 +82,9 @@ def run_row(ev: EvalResult, train: TrainSummary | None) -> dict:
     sig = ev.splits["test"].greedy.signature
     row.update(signature_bleu=sig.bleu, signature_chrf=sig.chrf)
     row.update({f"train_{k}": getattr(train, k) if train else None for k in TRAIN_FIELDS})
+    row["threads"] = train.threads if train else None
+    host = train.host if train else None
+    row.update({f"host_{f.name}": getattr(host, f.name) if host else None for f in fields(Host)})
     return row
 
 

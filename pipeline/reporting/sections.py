@@ -89,43 +89,54 @@ def _bootstraps(ctx: ReportInputs, corpus: str, split: str) -> dict:
 
 
 def effect_rows(ctx: ReportInputs) -> list[dict]:
-    """One row per (contrast, split): the paired bootstrap test of mean BLEU(level) − BLEU(baseline level)."""
-    rows = []
+    """One row per (contrast, split): the seed-aware test of mean BLEU(level) − BLEU(baseline level)."""
+    rows, seed_of = [], dict(zip(ctx.runs["run"], ctx.runs["seed"], strict=True))
     for corpus in ctx.corpora:
         for split in res.SPLITS:
             boot = _bootstraps(ctx, corpus, split)
             for con in analysis.contrasts(ctx.runs[ctx.runs["run"].isin(boot)], ctx.cfg.baseline):
-                test = significance.paired_test([(boot[a], boot[b]) for a, b in con.pairs])
+                test = significance.seed_aware_test([(seed_of[a], boot[a], boot[b]) for a, b in con.pairs],
+                                                    ctx.cfg.alpha)
                 level = sum(boot[a][0] for a, _ in con.pairs) / len(con.pairs)
-                rows.append({"corpus": corpus, "contrast": con.label, "split": split, "pairs": test.n_pairs,
-                             "level BLEU": level, "base BLEU": level - test.delta, "test": test})
+                rows.append({"corpus": corpus, "contrast": con.label, "split": split, "level BLEU": level,
+                             "base BLEU": level - test.delta, "test": test})
     return rows
 
 
+def _verdict(test: significance.SeedAwareTest, alpha: float) -> str:
+    return "n/a (1 seed)" if test.sentence_only else test.verdict(alpha)
+
+
 def main_effects(ctx: ReportInputs) -> Section:
-    """Britz et al. (2017)-style table: each factor's mean BLEU difference with its paired-bootstrap p-value."""
+    """Britz et al. (2017)-style table: each factor's mean BLEU difference, tested with training variance."""
     a = ctx.cfg.alpha
     sec = Section("Main effects", [
         f"Each contrast pairs every run at a level with the run that differs only in that factor (same seed and "
-        f"other factors) and tests the mean BLEU difference ({ctx.cfg.decode} search) with a paired bootstrap over "
-        f"test sentences ({ctx.cfg.bootstrap_samples} resamples, seed {ctx.cfg.bootstrap_seed}): our own resampling "
-        f"of sacreBLEU's corpus-BLEU sufficient statistics, two-sided, centred on the null. Baseline: "
-        f"{runs.config_id(ctx.cfg.baseline)}; 'attention' compares every attention run with its '{runs.NO_ATTENTION}' "
-        f"twin."])
+        f"other factors) and tests the mean BLEU difference ({ctx.cfg.decode} search). The test treats seeds as "
+        f"random: per seed, the mean difference of its pairs; Δ is their mean; its standard error adds the "
+        f"seed-to-seed variance (training) to the variance over a paired bootstrap of the test sentences "
+        f"({ctx.cfg.bootstrap_samples} resamples, seed {ctx.cfg.bootstrap_seed}, on sacreBLEU's sufficient "
+        f"statistics); a t-test with seeds − 1 degrees of freedom gives the 95% interval and p (DESIGN.md, "
+        f"'Statistics'). Verdict: better / worse when p < {a}, else inconclusive — never 'no difference': "
+        f"'detectable' is the smallest |Δ| this test finds with 80% power. Baseline: "
+        f"{runs.config_id(ctx.cfg.baseline)}; 'attention' compares every attention run with its "
+        f"'{runs.NO_ATTENTION}' twin."])
     rows = effect_rows(ctx)
     frame = pd.DataFrame([{
-        "corpus": r["corpus"], "contrast": r["contrast"], "split": r["split"], "pairs": r["pairs"],
-        "level BLEU": fmt(r["level BLEU"]), "base BLEU": fmt(r["base BLEU"]), "Δ BLEU": f"{r['test'].delta:+.2f}",
-        "95% CI": f"[{r['test'].ci_low:+.2f}, {r['test'].ci_high:+.2f}]", "p": f"{r['test'].p_value:.3f}",
-        "significant": "yes" if r["test"].p_value < a else "no"} for r in rows])
+        "corpus": r["corpus"], "contrast": r["contrast"], "split": r["split"], "seeds": r["test"].seeds,
+        "pairs": r["test"].n_pairs, "level BLEU": fmt(r["level BLEU"]), "base BLEU": fmt(r["base BLEU"]),
+        "Δ BLEU": f"{r['test'].delta:+.2f}", "95% CI": f"[{r['test'].ci_low:+.2f}, {r['test'].ci_high:+.2f}]",
+        "p": f"{r['test'].p_value:.3f}" + (" (sentences only)" if r["test"].sentence_only else ""),
+        "verdict": _verdict(r["test"], a), "detectable |Δ|": f"{r['test'].mde:.2f}"} for r in rows])
     if frame.empty:
         sec.paragraphs.append("No contrast has matched pairs with hypothesis files; nothing to test.")
         return sec
+    if any(r["test"].sentence_only for r in rows):
+        sec.paragraphs.append(
+            "One seed per configuration: these tests cover test sentences only; training variance is unknown, so "
+            "no contrast gets a verdict, and a small p here can be training noise (rerun with `grid.seeds` of 3 "
+            "or more).")
     sec.tables.append(Table("Main effects (Δ = level − baseline level)", frame))
-    weak = [f"{r['corpus']} {r['contrast']} on {r['split']} (Δ {r['test'].delta:+.2f}, p = {r['test'].p_value:.3f})"
-            for r in rows if r["test"].p_value >= a]
-    sec.paragraphs.append(f"Not significant (p ≥ {a}): " + "; ".join(weak) + "." if weak
-                          else f"Every difference above is significant at p < {a}.")
     return sec
 
 
@@ -162,4 +173,31 @@ def cost_section(ctx: ReportInputs) -> Section:
         front = df.iloc[analysis.pareto_front(df["train_time_s"].to_numpy(float), df[quality[0]].to_numpy(float))]
         sec.paragraphs.append(f"{corpus}: Pareto front of {quality[0]} vs training time: "
                               + ", ".join(front["config"]) + ".")
+    return sec
+
+
+STABILITY_METRICS = (("test BLEU", "test_{d}_bleu"), ("test_long BLEU", "test_long_{d}_bleu"), ("AER", "test_aer"))
+
+
+def stability_section(ctx: ReportInputs) -> Section:
+    """Per headline metric: do the seeds rank the configurations the same way?"""
+    sec = Section("Ranking stability across seeds", [
+        "For each metric, every seed ranks the configurations run with all seeds. Kendall's τ compares two seeds' "
+        "rankings (1: same order; 0: unrelated), averaged over seed pairs, with the lowest pair; 'orderings all "
+        "seeds agree on' counts the pairs of configurations whose order no seed reverses (a tie counts as a "
+        "reversal). An ordering the seeds disagree on is noise at this number of seeds."])
+    rows = []
+    for corpus in ctx.corpora:
+        df = ctx.runs[ctx.runs["corpus"] == corpus]
+        for name, column in STABILITY_METRICS:
+            column = column.format(d=ctx.cfg.decode)
+            if df[column].isna().all():
+                continue
+            st = analysis.ranking_stability(df, column)
+            tau = "n/a (1 seed)" if st.tau_mean is None else f"{st.tau_mean:.2f} (lowest {st.tau_min:.2f})"
+            rows.append({"corpus": corpus, "metric": name, "configs": st.configs, "seeds": st.seeds,
+                         "Kendall τ": tau, "orderings all seeds agree on":
+                         f"{st.agreed} of {st.pairs}" + (f" ({100 * st.agreed / st.pairs:.0f}%)" if st.pairs else "")})
+    if rows:
+        sec.tables.append(Table("Ranking stability (configurations run with every seed)", pd.DataFrame(rows)))
     return sec

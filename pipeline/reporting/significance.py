@@ -1,4 +1,5 @@
-"""Paired bootstrap resampling over test sentences (Koehn 2004), on sacreBLEU's BLEU sufficient statistics.
+"""Seed-aware tests: paired bootstrap resampling over test sentences (Koehn 2004), on sacreBLEU's BLEU sufficient
+statistics, nested in a test over seeds (`seed_aware_test`).
 
 Why not `sacrebleu.significance.PairedTest(test_type="bs")`: it counts resamples whose centred difference is
 *strictly* above the observed one, so a system compared with itself gets p = 1/(n+1) ("significant"), and it
@@ -14,17 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sacrebleu.metrics import BLEU
-
-
-@dataclass(frozen=True)
-class Bootstrap:
-    """Result of a paired test: observed mean difference a − b, its 95% interval, two-sided p-value."""
-
-    delta: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    n_pairs: int
+from scipy import stats
 
 
 def sentence_stats(hyps: Sequence[str], refs: Sequence[str], bleu: BLEU | None = None) -> np.ndarray:
@@ -64,17 +55,57 @@ def bootstrap_bleu(stats: np.ndarray, counts: np.ndarray) -> tuple[float, np.nda
     return observed, bleu_from_totals(counts @ stats)  # (R, 10) -> (R,)
 
 
-def paired_test(pairs: Sequence[tuple[tuple[float, np.ndarray], tuple[float, np.ndarray]]]) -> Bootstrap:
-    """Test mean(BLEU(a) − BLEU(b)) over matched pairs ≠ 0, each side given as (observed, bootstrap samples).
+@dataclass(frozen=True)
+class SeedAwareTest:
+    """A contrast tested with training variance in its null (see `seed_aware_test`).
 
-    p = (1 + #{|δ* − δ| ≥ |δ|}) / (1 + R): the bootstrap distribution centred on the null (Berg-Kirkpatrick et al.
-    2012), two-sided; identical systems give p = 1.
+    `delta`: mean over seeds of the per-seed mean difference; `se`: its standard error from seed-to-seed spread
+    plus test-sentence resampling; `ci_low`/`ci_high`: 95% interval; `p_value`: two-sided; `mde`: the smallest
+    |delta| this test detects with 80% power at `alpha`; `seeds`: matched seeds; `sentence_only`: one seed, so
+    training variance is unknown and the test covers test sentences only.
+    """
+
+    delta: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    mde: float
+    seeds: int
+    n_pairs: int
+    sentence_only: bool
+
+    def verdict(self, alpha: float) -> str:
+        """better / worse (p < alpha, by the sign of delta) or inconclusive; never "no difference"."""
+        if self.p_value >= alpha:
+            return "inconclusive"
+        return "better" if self.delta > 0 else "worse"
+
+
+Sample = tuple[float, np.ndarray]  # (observed score, bootstrap samples (R,)) of one run
+
+
+def seed_aware_test(pairs: Sequence[tuple[int, Sample, Sample]], alpha: float = 0.05) -> SeedAwareTest:
+    """Test mean(score(a) − score(b)) ≠ 0 over matched pairs (seed, a, b), with training variance in the null.
+
+    Per seed s, d_s is the mean difference of its pairs; delta = mean_s d_s. Its variance has two parts: training
+    (seed-to-seed spread, var(d_s)/S: Clark et al. 2011 show that one optimizer run per system confounds training
+    noise with the effect) and test sentences (the variance of delta over the shared paired-bootstrap resamples,
+    Koehn 2004). The test is a t-test on delta / sqrt(both), with S − 1 degrees of freedom: a paired test over
+    per-seed differences with the sentence bootstrap nested inside. With S = 1 the training part is unknown; the
+    result is then a sentence-only test (normal quantiles) and says so.
     """
     if not pairs:
         raise ValueError("no matched pairs to test")
-    delta = float(np.mean([a[0] - b[0] for a, b in pairs]))
-    samples = np.mean([a[1] - b[1] for a, b in pairs], axis=0)  # (R,)
-    exceed = int(np.sum(np.abs(samples - delta) >= abs(delta) - 1e-9))
-    p = (exceed + 1) / (len(samples) + 1)
-    lo, hi = np.percentile(samples, [2.5, 97.5])
-    return Bootstrap(delta, float(lo), float(hi), float(p), len(pairs))
+    seeds = sorted({s for s, _, _ in pairs})
+    observed = np.array([np.mean([a[0] - b[0] for s, a, b in pairs if s == seed]) for seed in seeds])  # (S,)
+    samples = np.array([np.mean([a[1] - b[1] for s, a, b in pairs if s == seed], axis=0) for seed in seeds])  # (S, R)
+    S, delta = len(seeds), float(observed.mean())
+    var_sentences = float(samples.mean(axis=0).var(ddof=1))  # delta's variance over test-sentence resamples
+    var_seeds = float(observed.var(ddof=1)) / S if S > 1 else 0.0
+    se = float(np.sqrt(var_seeds + var_sentences))
+    dist = stats.t(df=S - 1) if S > 1 else stats.norm()
+    crit = float(dist.ppf(1 - alpha / 2))
+    p = float(2 * dist.sf(abs(delta) / se)) if se > 0 else (0.0 if delta else 1.0)
+    return SeedAwareTest(delta=delta, se=se, ci_low=delta - crit * se, ci_high=delta + crit * se, p_value=p,
+                         mde=(crit + float(dist.ppf(0.8))) * se, seeds=S, n_pairs=len(pairs), sentence_only=S == 1)

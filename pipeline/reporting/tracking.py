@@ -76,4 +76,6 @@ def log_report(report_dir: Path, corpora: list[str]) -> list[str]:
         client.log_artifacts(found[0].info.run_id, str(report_dir), artifact_path="report")
         tracking.end_grid_parent(corpus)
         logged.append(found[0].info.run_id)
+        print(f"report: MLflow experiment attnbench-{corpus}: `make ui`, then "
+              f"http://127.0.0.1:5000/#/experiments/{found[0].info.experiment_id}?workflowType=machine_learning")
     return logged

@@ -16,6 +16,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
+from pipeline.core.host import host
 from pipeline.core.schema import CurvePoint, TrainSummary
 
 STAMP, COMPLETE = "stamp.txt", "COMPLETE"
@@ -163,5 +164,6 @@ def summary(trainer: L.Trainer, curves: Curves, resumed_from: int | None, mlflow
         resumed_from_step=resumed_from,
         device="cuda" if torch.cuda.is_available() else "cpu",
         threads=torch.get_num_threads(),
+        host=host(),
         mlflow_run_id=mlflow_run_id,
     )
