@@ -333,3 +333,13 @@ def test_diagnose_loader_reads_the_stage_output(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(raw))
     with pytest.raises(DataError, match=r"m\.json: variants\.dot\.seeds\.2\.accuracy: Field required"):
         res.load_diagnose(tmp_path / "m.json")
+
+
+def test_real_report_names_the_host_of_every_run(real):
+    """Provenance: each run's CPU, its vector extensions, ATen dispatch level and threads (train.json `host`)."""
+    md = (real / "report.md").read_text()
+    table = md.split("where the runs trained*")[1].split("\n\n")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "CPU" not in line]
+    assert len(rows) == 1 and rows[0].rstrip(" |").endswith("| 2")  # both runs on this machine
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells[2] in ("DEFAULT", "AVX2", "AVX512") and cells[3] == "1"

@@ -41,7 +41,7 @@ def _hosts_table(corpus: str, runs: pd.DataFrame) -> Table:
     """The machines the runs trained on (train.json `host`), with how many runs each: the numbers are
     bit-reproducible only on the same CPU kind and thread count (DESIGN.md, 'Reproducibility')."""
     cols = [c for c in HOST_COLUMNS if c in runs]
-    frame = runs[cols].astype(str).replace({"None": "—", "nan": "unknown"}).value_counts().reset_index()
+    frame = runs[cols].astype(object).where(runs[cols].notna(), "—").astype(str).value_counts().reset_index()
     return Table(f"{corpus}: where the runs trained", frame.rename(columns={**HOST_COLUMNS, "count": "runs"}))
 
 
