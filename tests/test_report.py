@@ -338,7 +338,7 @@ def test_diagnose_loader_reads_the_stage_output(tmp_path):
 def test_real_report_names_the_host_of_every_run(real):
     """Provenance: each run's CPU, its vector extensions, ATen dispatch level and threads (train.json `host`)."""
     md = (real / "report.md").read_text()
-    table = md.split("where the runs trained*")[1].split("\n\n")[0]
+    table = md.split("where the runs trained*")[1].strip().split("\n\n")[0]
     rows = [line for line in table.splitlines() if line.startswith("| ") and "CPU" not in line]
     assert len(rows) == 1 and rows[0].rstrip(" |").endswith("| 2")  # both runs on this machine
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
