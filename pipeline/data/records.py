@@ -13,8 +13,6 @@ from pipeline.core.errors import DataError
 from pipeline.core.lengths import bucket_of, buckets, label
 from pipeline.core.schema import Record
 
-Link = tuple[int, int]
-
 
 def with_ids(split: str, records: list[Record]) -> list[Record]:
     """The records renumbered `<split>-000000`, `<split>-000001`, ... in order."""

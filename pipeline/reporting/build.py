@@ -26,7 +26,7 @@ def build_sections(ctx: ReportInputs, project: Path) -> list[render.Section]:
 
 
 def write_plot_data(ctx: ReportInputs, out: Path) -> None:
-    """Long-format data for `dvc plots` (pipeline/report_lines_template.json colours lines by `series`):
+    """Long-format data for `dvc plots` (pipeline/reporting/lines_template.json colours lines by `series`):
     length.csv (every run, split, decode and bucket), length_by_config.csv (mean over seeds, the report's decode)
     and curves.csv (every run's validation curve)."""
     keys = ["run", "corpus", "config", *runs.FACTORS, "seed"]
