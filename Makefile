@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 JOBS ?= 2
 
-.PHONY: setup repro test lint ui
+.PHONY: setup check repro test lint ui
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -13,6 +13,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 setup: $(VENV)/.installed
+
+# Checks the whole params.yaml (and that the MLflow store answers) without running anything: run it after an edit.
+check: setup
+	$(PY) -m pipeline.check
 
 # Trains JOBS grid members at once (one thread each on a 2-core CPU), then finishes with a plain `dvc repro`.
 repro: setup

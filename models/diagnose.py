@@ -32,6 +32,7 @@ from models.attention import Attention
 from models.config import FromDict
 from models.registry import Registry
 from models.scores import SCORES
+from models.validation import Count, Int, Invalid, NonNegInt, PositiveReal, Ratio
 
 POOLINGS = Registry("diagnostic-only variant")
 
@@ -40,20 +41,22 @@ POOLINGS = Registry("diagnostic-only variant")
 class DiagnoseConfig(FromDict):
     """params.yaml `diagnose:`."""
 
-    samples: int = 2000
-    test_samples: int = 500
-    seq_len: int = 20
-    features: int = 2
-    planted_step: int = 10
-    hidden: int = 32
-    epochs: int = 20
-    batch_size: int = 100
-    lr: float = 1e-2
-    seeds: tuple[int, ...] = (1, 2, 3)
-    found_at: float = 0.5  # a seed "found" the planted step when its mass is at least this
+    samples: Count = 2000
+    test_samples: Count = 500
+    seq_len: Count = 20
+    features: Count = 2
+    planted_step: NonNegInt = 10
+    hidden: Count = 32
+    epochs: Count = 20
+    batch_size: Count = 100
+    lr: PositiveReal = 1e-2
+    seeds: tuple[Int, ...] = (1, 2, 3)
+    found_at: Ratio = 0.5  # a seed "found" the planted step when its mass is at least this
 
     def __post_init__(self):
         object.__setattr__(self, "seeds", tuple(self.seeds))
+        if self.planted_step >= self.seq_len:
+            raise Invalid([("planted_step", f"must be below seq_len ({self.seq_len}), got {self.planted_step}")])
 
 
 def planted_task(n: int, cfg: DiagnoseConfig, generator: torch.Generator) -> tuple[Tensor, Tensor]:

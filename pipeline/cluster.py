@@ -18,6 +18,8 @@ from pathlib import Path
 
 import submitit
 
+from pipeline.check import check_file
+from pipeline.core import logs
 from pipeline.core.errors import exit_on_user_error
 from pipeline.parallel import dvc, member_env, member_threads, run_job, stale_jobs
 
@@ -47,7 +49,11 @@ def main() -> None:
     parser.add_argument("--timeout-min", type=int, default=120)
     parser.add_argument("--partition", default=None)
     parser.add_argument("--parallel", type=int, default=16, help="SLURM array parallelism")
+    logs.add_flags(parser)
     args = parser.parse_args()
+    logs.configure(args.verbose)
+    logs.pass_on(args)
+    check_file()  # the whole params.yaml, before any job starts or DVC touches an output
     args.cpus = args.cpus or member_threads()
     if "MLFLOW_TRACKING_URI" not in os.environ:
         print("note: MLFLOW_TRACKING_URI is not set; jobs on several machines need a shared MLflow server")

@@ -14,6 +14,7 @@ import matplotlib
 import torch
 
 from models.diagnose import DiagnoseConfig, run_diagnostic
+from pipeline.core import logs
 from pipeline.core.errors import exit_on_user_error
 from pipeline.core.params import load_params, section, user_config
 from pipeline.core.schema import DiagnoseResult, parse, write_json
@@ -47,7 +48,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", type=Path, default=Path("artifacts/diagnose"))
+    logs.add_flags(parser)
     args = parser.parse_args()
+    logs.configure(args.verbose)
     cfg = user_config(lambda: DiagnoseConfig.from_dict(section(load_params(args.params), "diagnose")), "diagnose")
     torch.set_num_threads(1)  # tiny models: more threads only contend
     start = time.perf_counter()

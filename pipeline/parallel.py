@@ -17,15 +17,22 @@ import json
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from pipeline.core.errors import exit_on_user_error
+from pipeline.core import logs
+from pipeline.core.errors import UserError, exit_on_user_error
 
 
 def dvc(*args: str, env: dict | None = None, capture: bool = False) -> subprocess.CompletedProcess:
-    """Run the venv's dvc (the one beside this Python) and fail loudly."""
+    """Run the venv's dvc (the one beside this Python); a failure is one line (DVC and the stage have already
+    printed why), never a traceback of this runner."""
     exe = os.path.join(os.path.dirname(sys.executable), "dvc")
-    return subprocess.run([exe, *args], env=env, check=True, text=True, capture_output=capture)
+    done = subprocess.run([exe, *args], env=env, text=True, capture_output=capture)
+    if done.returncode:
+        if capture:
+            print(done.stderr, end="", file=sys.stderr)
+        raise UserError(f"`dvc {' '.join(args)}` failed (exit {done.returncode}); the reason is printed above")
+    return done
 
 
 def stale_jobs() -> list[list[str]]:
@@ -51,7 +58,7 @@ def run_job(stages: list[str], threads: int) -> str:
 
 def member_threads(params_path: str = "params.yaml") -> int:
     """`numerics.threads` of params.yaml: what every member runs with."""
-    from pipeline.core.numerics import numerics
+    from pipeline.core.numerics import numerics  # light: this runner starts before any stage
     from pipeline.core.params import load_params
 
     return numerics(load_params(params_path)).threads
@@ -62,19 +69,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", "-j", type=int, default=0,
                         help="grid members trained at once (default: cores / numerics.threads)")
+    logs.add_flags(parser)
     args = parser.parse_args()
+    logs.configure(args.verbose)
+    logs.pass_on(args)
     cores, threads = os.cpu_count() or 1, member_threads()
     args.jobs = args.jobs or max(1, cores // threads)
     if args.jobs * threads > cores:
         print(f"warning: {args.jobs} jobs × {threads} thread(s) (numerics.threads) = {args.jobs * threads} threads on "
               f"{cores} cores: oversubscribed members train several times slower", file=sys.stderr)
+    from pipeline.check import check_file
+
+    check_file()  # the whole params.yaml, before DVC touches any output (DVC removes a stage's outputs first)
     env = member_env(cores)
-    dvc("repro", "tokenize", env=env)  # the data every member needs, once
+    dvc("repro", "tokenize", env=env)  # the check stage and the data every member needs, once
     jobs = stale_jobs()
     print(f"running {len(jobs)} job(s), {args.jobs} at a time, {threads} thread(s) each", flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:
-        for done in pool.map(run_job, jobs, [threads] * len(jobs)):
-            print(f"done: {done}", flush=True)
+        futures = [pool.submit(run_job, job, threads) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                print(f"done: {future.result()}", flush=True)
+        except UserError:  # a member failed: start no more (the running ones finish), then one line
+            for future in futures:
+                future.cancel()
+            raise
     dvc("repro", env=env)  # whatever is left: evaluations of unchanged members, the report
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pipeline.core import logs
 from pipeline.core.errors import exit_on_user_error
 from pipeline.core.params import load_params, section
 from pipeline.core.schema import SPLITS
@@ -21,7 +22,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("corpus")
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--out", default=None, help="default: data/<corpus>/prepared")
+    logs.add_flags(p)
     args = p.parse_args(argv)
+    logs.configure(args.verbose)
     params = load_params(args.params)
     values = section(params, f"corpora.{args.corpus}") if args.corpus in params.get("corpora", {}) else {}
     cfg = corpus_config(args.corpus, values)

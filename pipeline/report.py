@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pipeline.core import logs
 from pipeline.core.errors import exit_on_user_error
 from pipeline.core.git import PROJECT
 from pipeline.core.params import load_params
 from pipeline.reporting.build import build_report
-from pipeline.reporting.inputs import report_config
+from pipeline.reporting.config import report_config
 from pipeline.reporting.results import run_dirs
 
 
@@ -25,7 +26,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=PROJECT / "data")
     parser.add_argument("--out", type=Path, default=PROJECT / "reports")
     parser.add_argument("--no-mlflow", action="store_true", help="skip logging the report to MLflow")
+    logs.add_flags(parser)
     args = parser.parse_args(argv)
+    logs.configure(args.verbose)
     out = build_report(report_config(load_params(args.params)), args.artifacts, args.data, args.out, PROJECT)
     print(f"report: wrote {out / 'index.html'} and {out / 'report.md'}")
     if not args.no_mlflow:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import datasets
 
+from pipeline.core import logs
 from pipeline.core.errors import exit_on_user_error
 from pipeline.core.params import load_params
 from pipeline.data.subwords import subword_config
@@ -27,7 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("corpus")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--data", default="data", help="root of data/<corpus>/")
+    logs.add_flags(parser)
     args = parser.parse_args(argv)
+    logs.configure(args.verbose)
     datasets.disable_progress_bars()
     cfg = subword_config(load_params(args.params).get("tokenize"), args.corpus)
     root = Path(args.data) / args.corpus

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.grid import DESIGNS, GridSpec
+from pipeline.grid import render_designs
 
 ROOT = Path(__file__).resolve().parents[1]
 MULTI30K = ROOT.parent / "shared" / "corpora" / "multi30k"
@@ -42,13 +42,22 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
+GENERATED = ("designs", "sources", "runs")
+
+
+def params_text(params: dict, block: str, design: str = "ablation") -> str:
+    """params.yaml as the project lays it out: the sections, the generated block, `runs: *<design>`."""
+    head = {k: v for k, v in params.items() if k not in GENERATED}
+    return f"{yaml.safe_dump(head, sort_keys=False)}{block}\nruns: *{design}\n"
+
+
 def write_params(project: Path, params: dict, design: str = "ablation") -> dict:
-    """params.yaml with `runs:` expanded from `grid:` (no anchors needed in tests)."""
-    params = {k: v for k, v in params.items() if k not in ("designs", "runs")}
-    runs = DESIGNS[design](GridSpec.from_dict(params["grid"]), params["data"]["corpora"])
-    params["runs"] = {r.key: r.item() for r in runs}
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    return params
+    """params.yaml with `designs:` and `sources:` generated from `grid:` as `python -m pipeline.grid` writes them
+    (the same block, so the grid command works in a test project too) and `runs:` pointing at one design."""
+    text = params_text(params, render_designs({k: v for k, v in params.items() if k not in GENERATED}, project),
+                       design)
+    (project / "params.yaml").write_text(text)
+    return yaml.safe_load(text)
 
 
 def make_project(folder: Path, over: dict, base: str = "params.yaml", design: str = "ablation") -> Path:

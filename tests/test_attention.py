@@ -1,14 +1,21 @@
-"""Properties of every registered attention score, and each score against its paper formula."""
+"""Properties of every registered attention score, and each score against its paper formula; the saved maps are
+the attention over the model's own greedy output."""
 
 import math
 
+import datasets
 import pytest
 import torch
 import torch.nn.functional as F
-from tiny_models import single_thread, tiny_cfg  # noqa: F401
+from tiny_models import VOCAB, single_thread, tiny_cfg  # noqa: F401
 
 from models.attention import Attention
 from models.scores import SCORES
+from models.search import Hypothesis, greedy
+from models.seq2seq import Seq2Seq
+from models.special import BOS
+from pipeline.evaluation.decoding import attention_examples, hypotheses, output_words
+from pipeline.member.batching import Pair
 
 B, T, S, H = 3, 4, 6, 16
 LENS = torch.tensor([6, 4, 1])
@@ -151,3 +158,73 @@ def test_none_has_an_empty_context(inputs):
 def test_unknown_score_lists_the_registered_ones():
     with pytest.raises(ValueError, match="registered: .*general.*local_p"):
         Attention("bilinear", H, H, tiny_cfg().score_options)
+
+
+# ---------------------------------------------------------------- saved maps: the model's own greedy output
+
+
+def tiny_model(decoder: str) -> Seq2Seq:
+    torch.manual_seed(0)
+    return Seq2Seq(tiny_cfg(decoder=decoder, score="general"), VOCAB, VOCAB).eval()
+
+
+def decode8(m, b):
+    return greedy(m, b["src"], b["src_lens"], 8)
+
+
+@pytest.mark.parametrize("decoder", ["bahdanau", "luong"])
+def test_greedy_attention_is_teacher_forcing_on_the_models_own_output(decoder):
+    """The maps saved from greedy search are what a teacher-forced pass over the greedy output gives."""
+    model = tiny_model(decoder)
+    g = torch.Generator().manual_seed(1)
+    pairs = [Pair(i, torch.randint(4, VOCAB, (n,), generator=g).tolist(), [4], "") for i, n in enumerate((5, 2, 7))]
+    hyps, _ = hypotheses(model, pairs, decode8, batch_size=2)
+    assert sum(len(h.tokens) for h in hyps) > 0
+    for p, h in zip(pairs, hyps, strict=True):
+        with torch.no_grad():
+            _, attn = model(torch.tensor([p.src]), torch.tensor([len(p.src)]), torch.tensor([[BOS, *h.tokens]]))
+        assert h.attn.shape == (len(h.tokens), len(p.src))
+        torch.testing.assert_close(h.attn, attn[0, : len(h.tokens)], atol=1e-5, rtol=1e-4)
+
+
+class Pieces:
+    """A stand-in SentencePiece processor: "▁" starts a word."""
+
+    PIECES = {4: "\u2581un", 5: "e", 6: "\u2581deux", 7: "\u2581trois"}
+
+    def id_to_piece(self, i):
+        return self.PIECES[i]
+
+    def decode(self, ids):
+        return "".join(self.PIECES[i] for i in ids).replace("\u2581", " ").strip()
+
+
+class FakeTokenizer:
+    sp = Pieces()
+
+
+def test_output_words_group_pieces_at_the_word_start_mark():
+    assert output_words(FakeTokenizer(), [6, 4, 5, 7]) == (["deux", "une", "trois"], [0, 1, 1, 2])
+
+
+def test_attention_examples_show_the_greedy_output_and_keep_gold_links_of_the_reference():
+    """Rows are the output's words; where the output is the reference, they are the reference's own words."""
+    split = datasets.Dataset.from_dict({
+        "id": ["a", "b"], "tgt": ["deux une", "deux une"], "src_words": [["two", "one"]] * 2,
+        "tgt_words": [["deux", "une"]] * 2, "src_ids": [[8, 9]] * 2, "src_piece_word": [[0, 1]] * 2,
+        "tgt_ids": [[6, 4, 5]] * 2, "tgt_piece_word": [[0, 1, 1]] * 2, "sure": [[[0, 0], [1, 1]]] * 2,
+        "possible": [[]] * 2})
+    outputs = {0: [6, 4, 5], 1: [7, 6, 4]}  # sentence a: the reference; b: another output
+
+    def decode(m, b):
+        return [Hypothesis(outputs[i], torch.full((len(outputs[i]), 2), 0.5), 0.0) for i in b["index"]]
+
+    same, other = attention_examples(tiny_model("luong"), split, 5, decode, FakeTokenizer())
+    assert (same.rows, same.tgt_words, same.ref_words) == ("greedy", ["deux", "une"], ["deux", "une"])
+    assert (other.tgt_words, other.ref_words) == (["trois", "deux", "un"], ["deux", "une"])
+    assert other.sure == [[0, 0], [1, 1]]  # gold links stay the reference's
+    for item in (same, other):
+        assert len(item.weights) == len(item.tgt_words) and all(sum(r) == pytest.approx(1) for r in item.weights)
+    none = attention_examples(Seq2Seq(tiny_cfg(score="none"), VOCAB, VOCAB).eval(), split, 1, decode,
+                              FakeTokenizer())
+    assert none[0].weights is None and none[0].tgt_words == ["deux", "une"]

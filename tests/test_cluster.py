@@ -23,8 +23,9 @@ def test_two_members_as_local_submitit_jobs(tmp_path, mlflow_server, tiny_grid):
     assert "up to date" in status.stdout, status.stdout  # dvc.lock records every stage the jobs ran
     metrics = json.loads(dvc(project, "metrics", "show", "--json").stdout)
     files = next(iter(metrics.values()))["data"]
-    evals = [f for f in files if f.endswith("eval.json")]
-    assert len(evals) == 2 and all(files[f]["data"]["splits"]["test"]["greedy"]["bleu"] >= 0 for f in evals)
+    heads = [f for f in files if f.endswith("metrics.json")]  # one headline file per member, nothing else
+    assert len(heads) == 2 and set(files) == set(heads)
+    assert all(files[f]["data"]["test_bleu_greedy"] >= 0 for f in heads)
 
     client = MlflowClient(mlflow_server)
     exp = client.get_experiment_by_name("attnbench-numbers")

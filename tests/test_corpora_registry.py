@@ -23,7 +23,7 @@ def test_unknown_corpus_lists_registered():
 @pytest.mark.parametrize("name", corpus_names())
 def test_unknown_key_lists_valid_keys(name):
     valid = [f.name for f in dataclasses.fields(CORPORA.get(name))]
-    with pytest.raises(ConfigError, match=rf"corpora\.{name}: unknown key\(s\) colour; valid: {valid[0]}"):
+    with pytest.raises(ConfigError, match=rf"corpora\.{name}\.colour: unknown key; valid keys: {valid[0]}"):
         corpus_config(name, {"colour": "blue"})
 
 

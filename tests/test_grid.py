@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def test_ablation_changes_one_factor_at_a_time():
     runs = ablation(SPEC, ["numbers"])
     # baseline + 2 other scores + 1 other cell + 1 other direction + 1 other decoder, × 2 seeds
     assert len(runs) == 6 * 2
-    base = SPEC.baseline
+    base = dataclasses.asdict(SPEC.baseline)
     for run in runs:
         changed = [k for k in base if getattr(run, k) != base[k]]
         assert len(changed) <= 1
@@ -44,11 +45,15 @@ def test_variant_id_and_key():
 
 
 def test_unknown_keys_and_directions_are_listed():
-    with pytest.raises(ConfigError, match=r"grid: unknown key\(s\) colour; valid: baseline, scores"):
+    with pytest.raises(ConfigError, match=r"params.yaml: grid.colour: unknown key; valid keys: baseline, scores"):
         GridSpec.from_dict({**VALID, "colour": 1})
-    with pytest.raises(ConfigError, match=r"unknown directions \['left'\]; valid: \['uni', 'bi'\]"):
+    with pytest.raises(ConfigError, match=r"grid.directions.0: unknown value 'left'; valid: uni, bi"):
         GridSpec.from_dict({**VALID, "directions": ["left"]})
-    with pytest.raises(ConfigError, match=r"runs.x: unknown key\(s\) lr"):
+    with pytest.raises(ConfigError, match=r"grid.scores.1: unknown attention score 'bilinear'; registered: concat"):
+        GridSpec.from_dict({**VALID, "scores": ["none", "bilinear"]})
+    with pytest.raises(ConfigError, match=r"grid.baseline.cell: unknown cell 'elman'; registered: gru, lstm, rnn"):
+        GridSpec.from_dict({**VALID, "baseline": {**VALID["baseline"], "cell": "elman"}})
+    with pytest.raises(ConfigError, match=r"runs.x.lr: unknown key"):
         Run.from_item({"corpus": "numbers", "lr": 1}, "x")
 
 
@@ -57,7 +62,7 @@ def test_generated_designs_are_in_sync_with_grid(path):
     text = path.read_text()
     block = re.search(re.escape(BEGIN) + r".*?" + re.escape(END), text, re.S).group(0)
     params = yaml.safe_load(text)
-    assert block == render_designs(params), f"run `python -m pipeline.grid {path.name}`"
+    assert block == render_designs(params, path.parent), f"run `python -m pipeline.grid {path.name}`"
     assert params["runs"] in params["designs"].values()
     assert set(params["designs"]) == set(DESIGNS)
 

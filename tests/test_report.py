@@ -22,10 +22,10 @@ from sacrebleu.metrics import BLEU, CHRF
 from pipeline.core import schema
 from pipeline.core.errors import DataError
 from pipeline.core.runs import Run
-from pipeline.reporting import analysis, significance
+from pipeline.reporting import analysis, figures, significance
 from pipeline.reporting import results as res
 from pipeline.reporting.build import build_report
-from pipeline.reporting.inputs import report_config
+from pipeline.reporting.config import report_config
 
 HEADINGS = ("Summary", "Leaderboard", "Main effects", "Length robustness", "Quality vs cost",
             "Where attention looks", "Planted-signal diagnostic", "Training curves", "Provenance")
@@ -173,7 +173,8 @@ def test_html_is_self_contained_and_markdown_links_resolve(real):
     links = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", md)
     assert links and all((real / link).is_file() for link in links)
     assert page.count("src='data:image/png;base64,") == len(links)
-    assert "src='figures/" not in page and "http" not in re.sub(r"<p>.*?</p>", "", page)
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)  # base64 can spell "http" by chance
+    assert "src='figures/" not in page and "http" not in re.sub(r"<p>.*?</p>", "", text)
 
 
 def test_results_csv_has_one_row_per_run(real):
@@ -333,6 +334,37 @@ def test_diagnose_loader_reads_the_stage_output(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(raw))
     with pytest.raises(DataError, match=r"m\.json: variants\.dot\.seeds\.2\.accuracy: Field required"):
         res.load_diagnose(tmp_path / "m.json")
+
+
+def test_files_written_before_the_padding_and_rows_fields_still_read(tmp_path):
+    """Old eval.json (no padded FLOPs) and attention.json (maps teacher-forced on the reference, no `rows`)."""
+    cost = {"params": 1, "flops_per_tgt_token": 2.0, "flops_method": "counter", "train_time_s": None,
+            "train_tgt_tokens_per_s": None, "peak_mem_mb": None, "device": None, "threads": None, "steps": None}
+    (tmp_path / "cost.json").write_text(json.dumps(cost))
+    assert schema.read_json(tmp_path / "cost.json", schema.Cost).flops_per_tgt_token_padded is None
+    item = {"id": "x", "src_words": ["a"], "tgt_words": ["b"], "weights": [[1.0]], "sure": None, "possible": None}
+    (tmp_path / "attention.json").write_text(json.dumps({"items": [item]}))
+    old = schema.read_json(tmp_path / "attention.json", schema.AttentionFile).items[0]
+    assert (old.rows, old.ref_words) == ("reference", None)
+
+
+def _heatmap_figure(item: dict):
+    fig = figures.attention_maps([[("general", item)]])
+    return " ".join(fig._suptitle.get_text().split()), fig.axes[0]
+
+
+def test_heatmaps_say_what_their_rows_are_and_draw_gold_links_only_on_reference_words():
+    base = {"id": "x", "src_words": ["two", "one"], "weights": [[0.9, 0.1], [0.2, 0.8]], "sure": [[0, 0], [1, 1]],
+            "possible": []}
+    title, ax = _heatmap_figure({**base, "tgt_words": ["deux", "un"], "rows": "greedy", "ref_words": ["deux", "un"]})
+    assert "model's own greedy output (rows: output words; columns: source words)" in title
+    assert "AER is measured teacher-forced on the reference" in title
+    assert ax.get_ylabel() == "greedy output words" and ax.get_xlabel() == "source words" and ax.collections
+    _, ax = _heatmap_figure({**base, "tgt_words": ["trois", "un"], "rows": "greedy", "ref_words": ["deux", "un"]})
+    assert not ax.collections and "no gold links" in ax.get_title()  # the links index other words
+    title, ax = _heatmap_figure({**base, "tgt_words": ["deux", "un"]})  # an older file
+    assert "teacher-forced on the reference (rows: reference words" in title and ax.collections
+    figures.plt.close("all")
 
 
 def test_real_report_names_the_host_of_every_run(real):

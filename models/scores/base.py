@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor, nn
 
 from models.registry import Registry
+from models.validation import parse
 
 SCORES = Registry("attention score")
 register_score = SCORES.register
@@ -34,14 +35,8 @@ class Score(nn.Module):
 
     @classmethod
     def parse_options(cls, values: Mapping[str, Any] | None) -> Any:
-        """`cls.Options` from a params mapping; ValueError naming the unknown keys and the valid ones."""
-        values = dict(values or {})
-        valid = [f.name for f in fields(cls.Options)]
-        unknown = sorted(set(values) - set(valid))
-        if unknown:
-            raise ValueError(f"score {cls.registered_name!r}: unknown option(s) {', '.join(unknown)}; "
-                             f"valid: {', '.join(valid) or 'none'}")
-        return cls.Options(**values)
+        """`cls.Options` from a params mapping, validated (models.validation.Invalid names each bad key)."""
+        return parse(cls.Options, dict(values or {}))
 
     def precompute(self, keys: Tensor) -> Tensor:
         """Per-sentence key projection (B, S, Hk) -> (B, S, *); run once per sentence, not once per step."""

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from models.scores.base import Score, register_score
+from models.validation import Count
 
 
 @register_score("concat")
@@ -17,7 +18,7 @@ class Concat(Score):
 
     @dataclass(frozen=True)
     class Options:
-        attn_dim: int | None = None  # size of the tanh layer; None = the query size
+        attn_dim: Count | None = None  # size of the tanh layer; None = the query size
 
     def __init__(self, query_dim: int, key_dim: int, options=None):
         super().__init__(query_dim, key_dim, options)

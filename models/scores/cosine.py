@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models.scores.base import Score, register_score
+from models.validation import PositiveReal
 
 
 @register_score("cosine")
@@ -17,7 +18,7 @@ class Cosine(Score):
 
     @dataclass(frozen=True)
     class Options:
-        beta: float = 5.0  # initial sharpness (learned)
+        beta: PositiveReal = 5.0  # initial sharpness (learned)
 
     def __init__(self, query_dim: int, key_dim: int, options=None):
         super().__init__(query_dim, key_dim, options)

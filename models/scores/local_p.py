@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from models.scores.base import register_score
 from models.scores.general import General
+from models.validation import Count
 
 
 @register_score("local_p")
@@ -20,12 +21,8 @@ class LocalP(General):
 
     @dataclass(frozen=True)
     class Options:
-        window: int = 10  # D (Luong et al. 2015: 10)
-        attn_dim: int | None = None  # tanh layer of the position predictor; None = the query size
-
-        def __post_init__(self):
-            if self.window < 1:
-                raise ValueError(f"local_p: window must be >= 1, got {self.window}")
+        window: Count = 10  # D (Luong et al. 2015: 10)
+        attn_dim: Count | None = None  # tanh layer of the position predictor; None = the query size
 
     def __init__(self, query_dim: int, key_dim: int, options=None):
         super().__init__(query_dim, key_dim, options)

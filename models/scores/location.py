@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from models.scores.base import Score, register_score
+from models.validation import Count
 
 
 @register_score("location")
@@ -14,11 +15,7 @@ class Location(Score):
 
     @dataclass(frozen=True)
     class Options:
-        max_src_len: int = 100  # one logit per source position up to this length
-
-        def __post_init__(self):
-            if self.max_src_len < 1:
-                raise ValueError(f"location: max_src_len must be >= 1, got {self.max_src_len}")
+        max_src_len: Count = 100  # one logit per source position up to this length
 
     def __init__(self, query_dim: int, key_dim: int, options=None):
         super().__init__(query_dim, key_dim, options)

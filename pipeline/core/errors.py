@@ -27,14 +27,20 @@ class DataError(UserError):
 
 
 def exit_on_user_error(main: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator for stage `main`s: a UserError prints `error: <message>` on stderr and exits 2, no traceback."""
+    """Decorator for stage `main`s: a UserError prints `error: <line>` on stderr for each line of its message and exits
+    2, no traceback; under `--debug` or ATTNBENCH_DEBUG=1 it propagates, traceback and all."""
 
     @functools.wraps(main)
     def run(*args, **kwargs):
         try:
             return main(*args, **kwargs)
         except UserError as e:
-            print(f"error: {e}", file=sys.stderr)
+            from pipeline.core.logs import debugging  # needed on this path only
+
+            if debugging():
+                raise
+            for line in str(e).splitlines() or [""]:
+                print(f"error: {line}", file=sys.stderr)
             sys.exit(2)
 
     return run

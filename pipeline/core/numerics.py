@@ -15,6 +15,7 @@ import os
 import sys
 from dataclasses import dataclass
 
+from models.validation import Count, one_of
 from pipeline.core.errors import ConfigError
 from pipeline.core.params import build_config, load_params
 
@@ -24,16 +25,10 @@ ISAS = {"native": {}, "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_IS
 
 @dataclass(frozen=True)
 class Numerics:
-    """`numerics:` in params.yaml (see the module docstring)."""
+    """`numerics:` in params.yaml (see the module docstring); checked by pydantic through `numerics()`."""
 
-    threads: int = 1
-    isa: str = "native"
-
-    def __post_init__(self):
-        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
-            raise ValueError(f"threads must be an integer >= 1, got {self.threads!r}")
-        if self.isa not in ISAS:
-            raise ValueError(f"isa {self.isa!r}; valid: {', '.join(ISAS)}")
+    threads: Count = 1
+    isa: one_of(*ISAS) = "native"
 
 
 def numerics(params: dict) -> Numerics:

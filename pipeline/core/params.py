@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
+from models.validation import Invalid, parse
 from pipeline.core.errors import ConfigError
 
 T = TypeVar("T")
@@ -19,8 +19,18 @@ def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: params file not found")
-    with path.open(encoding="utf-8") as f:
-        return yaml.safe_load(f) or {}
+    try:
+        with path.open(encoding="utf-8") as f:
+            params = yaml.safe_load(f) or {}
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {e.problem or e.context}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top, got {type(params).__name__}")
+    return params
 
 
 def section(params: dict[str, Any], dotted: str) -> Any:
@@ -28,30 +38,25 @@ def section(params: dict[str, Any], dotted: str) -> Any:
     node: Any = params
     for i, key in enumerate(dotted.split(".")):
         if not isinstance(node, dict) or key not in node:
-            where = ".".join(dotted.split(".")[:i]) or "params.yaml"
+            where = ".".join(dotted.split(".")[:i]) or "the top level"
             valid = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
-            raise ConfigError(f"params: no key {key!r} under {where}; valid: {valid}")
+            raise ConfigError(f"params.yaml: no key {key!r} under {where}; valid: {valid}")
         node = node[key]
     return node
 
 
 def build_config(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
-    """Build dataclass `cls` from `values`, rejecting unknown keys with the list of valid ones."""
-    values = dict(values or {})
-    valid = [f.name for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
-    unknown = sorted(set(values) - set(valid))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{where}: {e}") from None
+    """Dataclass `cls` from the params section `where`: unknown keys, types, ranges and names are checked
+    (`models/validation.py`); every problem is one line of the ConfigError, naming the key and what is allowed."""
+    return user_config(lambda: parse(cls, values), where)
 
 
 def user_config(build: Callable[[], T], where: str) -> T:
-    """`build()`, with the ValueError of a bad key or name (it lists the valid ones) as a ConfigError naming
-    the params section, so stages exit with one line instead of a traceback."""
+    """`build()`, with the ValueError of a bad key or value as a ConfigError naming the params key, so stages exit
+    with one line per problem instead of a traceback."""
     try:
         return build()
+    except Invalid as e:
+        raise ConfigError("\n".join(e.lines(where))) from None
     except ValueError as e:
-        raise ConfigError(f"{where}: {e}") from None
+        raise ConfigError(f"params.yaml: {where}: {e}") from None

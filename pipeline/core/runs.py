@@ -79,13 +79,17 @@ class Run:
         fields = {k: v for k, v in item.items() if k != "out"}
         run = build_config(cls, fields, f"runs.{key}")
         if item.get("out", run.out) != run.out:
-            raise ConfigError(f"runs.{key}.out is {item['out']!r}, but its factors name {run.out!r}; "
+            raise ConfigError(f"params.yaml: runs.{key}.out is {item['out']!r}, but its factors name {run.out!r}; "
                               "edit `grid:` and rerun `python -m pipeline.grid` instead of editing runs by hand")
         if key and key != run.key:
-            raise ConfigError(f"runs.{key}: its factors name the run {run.key!r}; rerun `python -m pipeline.grid`")
+            raise ConfigError(f"params.yaml: runs.{key}: its factors name the run {run.key!r}; "
+                              "rerun `python -m pipeline.grid`")
         return run
 
 
 def runs_from_params(params: dict) -> list[Run]:
     """The runs DVC fans out over (`runs:` in params.yaml), in file order."""
-    return [Run.from_item(item, key) for key, item in (params.get("runs") or {}).items()]
+    runs = params.get("runs") or {}
+    if not isinstance(runs, dict):
+        raise ConfigError(f"params.yaml: runs: expected a mapping of runs (`runs: *ablation`), got {runs!r}")
+    return [Run.from_item(item, key) for key, item in runs.items()]

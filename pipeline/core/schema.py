@@ -167,7 +167,11 @@ class Factors:
 
 @dataclass(frozen=True)
 class Cost:
-    """Parameters and forward FLOPs per target token (evaluate), with the training figures of train.json."""
+    """Parameters and forward FLOPs per target token (evaluate), with the training figures of train.json.
+
+    `flops_per_tgt_token` counts real work only (each sentence unpadded); `flops_per_tgt_token_padded` is the same
+    sentences as one padded batch, per real token (None in files written before it existed, which reported that
+    padded figure as `flops_per_tgt_token`)."""
 
     params: int
     flops_per_tgt_token: float
@@ -178,6 +182,7 @@ class Cost:
     device: str | None
     threads: int | None
     steps: int | None
+    flops_per_tgt_token_padded: float | None = None
 
 
 @dataclass(frozen=True)
@@ -193,9 +198,29 @@ class EvalResult:
 
 
 @dataclass(frozen=True)
+class Headline:
+    """`metrics.json`: one member's headline numbers, flat, for `dvc metrics show/diff` (eval.json and train.json hold
+    the rest; DVC tabulates every key of every metrics file, so only these few are metrics)."""
+
+    test_bleu: float  # beam
+    test_chrf: float  # beam
+    test_bleu_greedy: float
+    test_long_bleu: float | None  # beam; None where the corpus has no test_long
+    aer: float | None  # test, teacher-forced; None for the `none` score or without gold links
+    best_val_bleu: float | None
+    steps: int
+    params: int
+    flops_per_tgt_token: float
+    train_tgt_tokens_per_s: float
+
+
+@dataclass(frozen=True)
 class AttentionItem:
-    """One test sentence of `attention.json`: word-level weights (W_tgt × W_src, teacher-forced on the
-    reference; None for the `none` score) with its words and gold links."""
+    """One test sentence of `attention.json`: word-level weights (W_tgt × W_src; None for the `none` score) over
+    the words of `rows`, with the source words and the gold links, which index the reference's words.
+
+    `rows` says what the weights' rows are: "greedy", the model's own greedy output (`tgt_words` are its words,
+    `ref_words` the reference's), or "reference", teacher-forced on it (files written before `rows` existed)."""
 
     id: str
     src_words: list[str]
@@ -203,6 +228,8 @@ class AttentionItem:
     weights: list[list[float]] | None
     sure: list[list[int]] | None
     possible: list[list[int]] | None
+    rows: str = "reference"
+    ref_words: list[str] | None = None  # None: `tgt_words` are the reference's words
 
 
 @dataclass(frozen=True)

@@ -9,25 +9,102 @@ run — happens under one file lock in the project.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import warnings
+from pathlib import Path
+from urllib.parse import urlparse
 
 import mlflow
+import requests
 from filelock import FileLock
 from mlflow.tracking import MlflowClient
+from mlflow.utils.credentials import get_default_host_creds
 
+from pipeline.core.errors import ConfigError
 from pipeline.core.git import PROJECT, git_revision
 
 ROLE = "attnbench.role"
 # MLflow 3 opens an experiment without this tag on its GenAI (traces) overview; this one opens on the runs table.
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
+PROBE_S = 3  # how long the first contact with a tracking server may take before it counts as down
+# MLflow's own HTTP client retries a failed request 7 times with exponential backoff and waits up to 120 s for each
+# answer (defaults sized for rate-limited hosted services): a server that dies mid-run costs minutes per call and ends
+# in a chain of tracebacks. A benchmark talks to its own server, so fail in seconds; a user's own setting wins.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
 
 def tracking_uri() -> str:
-    """`MLFLOW_TRACKING_URI` if set, else a SQLite file in the project (always an absolute URI)."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT / 'mlflow.db'}"
+    """`MLFLOW_TRACKING_URI` if set, else a SQLite file in the project (always an absolute URI); checked once per
+    process that a store can answer there, since every MLflow client of the project is made from it."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT / 'mlflow.db'}"
+    check_tracking_store(uri)
+    return uri
+
+
+@functools.cache
+def check_tracking_store(uri: str) -> None:
+    """Raise a one-line ConfigError naming `uri` if no MLflow store can answer there: a server that does not answer
+    within PROBE_S seconds, or a SQLite/file store in a folder that cannot be created or written. Others pass."""
+    scheme = urlparse(uri).scheme
+    if scheme in ("http", "https"):
+        for name, value in HTTP_DEFAULTS.items():
+            os.environ.setdefault(name, value)  # MLflow reads these at each request
+        _probe_server(uri)
+    elif (folder := _store_folder(uri)) is not None and (why := _unwritable(folder)):
+        source = "MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "the project's MLflow store"
+        raise ConfigError(f"{source} {uri}: cannot keep a store in {folder} ({why}); point MLFLOW_TRACKING_URI at "
+                          "a writable folder, or unset it to use the local store mlflow.db")
+
+
+def _probe_server(uri: str) -> None:
+    """MLflow's unauthenticated `/health` must answer; 401/403 pass too (a gateway in front: the client reports
+    auth errors clearly itself)."""
+    creds = get_default_host_creds(uri)  # the TLS settings MLflow's client will use (MLFLOW_TRACKING_INSECURE_TLS...)
+    where, hint = urlparse(uri), "or unset MLFLOW_TRACKING_URI to use the local store mlflow.db"
+    try:
+        answer = requests.get(f"{uri.rstrip('/')}/health", timeout=PROBE_S, verify=creds.verify,
+                              cert=creds.client_cert_path)
+    except requests.RequestException as e:
+        raise ConfigError(f"MLFLOW_TRACKING_URI {uri}: no MLflow server answers ({_why(e)}); start one (mlflow server "
+                          f"--host {where.hostname} --port {where.port or 5000}) {hint}") from e
+    if not (answer.ok or answer.status_code in (401, 403)):
+        raise ConfigError(f"MLFLOW_TRACKING_URI {uri}: the server there answers HTTP {answer.status_code} to /health, "
+                          f"so it is not a working MLflow tracking server; check the host and port, {hint}")
+
+
+def _why(e: requests.RequestException) -> str:
+    """A failed request in a few words: the timeout, else the innermost OS error (`connection refused`)."""
+    if isinstance(e, requests.ConnectTimeout):
+        return f"no connection within {PROBE_S} s"
+    if isinstance(e, requests.Timeout):
+        return f"connected, but no reply within {PROBE_S} s"
+    cause: BaseException = e
+    while (inner := cause.__cause__ or cause.__context__) is not None:
+        cause = inner
+    return cause.strerror.lower() if isinstance(cause, OSError) and cause.strerror else str(cause)
+
+
+def _store_folder(uri: str) -> Path | None:
+    """The folder a SQLite (`sqlite:///path`) or file (`file:///path`, a plain path) store lives in; None for others
+    and for in-memory SQLite."""
+    scheme = urlparse(uri).scheme
+    if scheme == "sqlite":
+        path = uri.removeprefix("sqlite:///").split("?")[0] if uri.startswith("sqlite:///") else ""
+        return Path(path).parent if path and path != ":memory:" else None
+    return Path(urlparse(uri).path) if scheme == "file" else Path(uri) if not scheme else None
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why MLflow could not create (if missing) and write `folder`, judged on its nearest existing ancestor; or None."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        return f"{existing} is a file"
+    return None if os.access(existing, os.W_OK | os.X_OK) else f"{existing} is not writable"
 
 
 def params_hash(*sections: dict) -> str:

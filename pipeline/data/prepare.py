@@ -43,7 +43,14 @@ def readme(cfg: CorpusConfig, stats: dict) -> str:
 def prepare(cfg: CorpusConfig, out: Path) -> dict:
     """Load, filter, check and write every split of the corpus; returns the stats."""
     splits = cfg.load()
+    loaded = len(splits["train"])
     splits["train"], filtered = filter_train(splits["train"], cfg.max_train_words, cfg.dedup_train)
+    empty = [s for s in ("train", "valid", "test") if not splits.get(s)]
+    if empty:  # before anything is written: the previous output stays
+        rules = (f"corpora.{cfg.corpus}.max_train_words={cfg.max_train_words} removed {filtered['too_long']}, "
+                 f"dedup_train removed {filtered['duplicate']} of {loaded} train pairs")
+        raise DataError(f"nothing left in {', '.join(empty)} ({rules}); relax the filters or check the files",
+                        f"params.yaml: corpora.{cfg.corpus}")
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.jsonl"):
         stale.unlink()

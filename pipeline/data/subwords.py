@@ -13,12 +13,14 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import datasets
 import sentencepiece as spm
+from pydantic import Field
 
 from models.special import BOS, EOS, PAD, UNK
+from models.validation import Count, Int, one_of
 from pipeline.core.errors import ConfigError
 from pipeline.core.params import build_config
 from pipeline.core.schema import TokenizerMeta
@@ -35,13 +37,13 @@ Span = tuple[int, int]
 class SubwordConfig:
     """`params.yaml` `tokenize:` (with `overrides.<corpus>` merged in)."""
 
-    model_type: str = "unigram"  # unigram | bpe
-    vocab_size: int = 8000  # per model; lowered (with a warning) when the train split cannot fill it
+    model_type: one_of(*MODEL_TYPES) = "unigram"  # unigram | bpe
+    vocab_size: Count = 8000  # per model; lowered (with a warning) when the train split cannot fill it
     joint: bool = False  # one model over source + target text, written twice
-    character_coverage: float = 1.0
-    normalization: str = "identity"  # identity keeps decode(encode(x)) == x and offsets simple
+    character_coverage: Annotated[float, Field(gt=0, le=1)] = 1.0
+    normalization: one_of(*NORMALIZATIONS) = "identity"  # identity keeps decode(encode(x)) == x and offsets simple
     hard_vocab_limit: bool = True  # False: vocab_size is a soft limit (unigram only)
-    seed: int = 1
+    seed: Int = 1
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # corpus -> keys above
 
     def __post_init__(self):

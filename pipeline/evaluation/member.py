@@ -14,6 +14,7 @@ from pipeline.core.schema import (
     DecodeScores,
     EvalResult,
     Factors,
+    Headline,
     SplitScores,
     TrainSummary,
     read_json,
@@ -21,7 +22,7 @@ from pipeline.core.schema import (
     write_json,
 )
 from pipeline.core.tokenizer import load_tokenizer
-from pipeline.core.tracking import flat_metrics, log_dataset_inputs, reopen_run
+from pipeline.core.tracking import flat_metrics, log_dataset_inputs, reopen_run, tracking_uri
 from pipeline.evaluation.decoding import (
     alignment,
     attention_examples,
@@ -31,67 +32,84 @@ from pipeline.evaluation.decoding import (
     quality,
     search_fn,
 )
-from pipeline.evaluation.metrics.cost import forward_flops_per_tgt_token, parameters
-from pipeline.member.batching import collate, pairs_from_split
+from pipeline.evaluation.metrics.cost import forward_flops_per_tgt_token, padded_flops_per_tgt_token, parameters
+from pipeline.member.batching import pairs_from_split
 from pipeline.member.context import RunContext
 
 
 def load_model(ctx: RunContext):
     """The member's Seq2Seq from ckpt/best.ckpt, in eval mode on CPU (or the GPU when there is one)."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    module = Seq2SeqModule.load_from_checkpoint(ctx.out / "ckpt" / "best.ckpt", map_location=device)
+    module = Seq2SeqModule.load_from_checkpoint(ctx.out / "ckpt" / "best.ckpt", map_location=device,
+                                                weights_only=True)  # tensors and plain values only: no pickled code
     return module.model.eval()
 
 
-def evaluate_split(ctx: RunContext, model, name: str, detok) -> tuple[SplitScores, dict, list]:
-    """Scores of one split for greedy and beam search, its hypotheses, and its word-level attention maps."""
-    split, cfg = ctx.dataset[name], ctx.params["evaluate"]
+def evaluate_split(ctx: RunContext, model, name: str, detok) -> tuple[SplitScores, dict]:
+    """Scores of one split for greedy and beam search (AER teacher-forced on the reference), and its hypotheses."""
+    split, cfg = ctx.dataset[name], ctx.eval_cfg
     pairs = pairs_from_split(split)
     refs, src_lens = split["tgt"], [len(w) for w in split["src_words"]]
     scores, hyps = {}, {}
     for decode_name, beam in (("greedy", False), ("beam", True)):
         decode = search_fn(ctx.decode_cfg, beam)
-        ids, seconds = decode_all(model, pairs, decode, cfg["batch_size"])
+        ids, seconds = decode_all(model, pairs, decode, cfg.batch_size)
         hyps[decode_name] = [detok(x) for x in ids]
         scores[decode_name] = DecodeScores(
-            **quality(hyps[decode_name], refs, src_lens, cfg["length_buckets"]),
-            latency_ms=round(latency_ms(model, pairs[: cfg["latency_sentences"]], decode), 2),
+            **quality(hyps[decode_name], refs, src_lens, list(cfg.length_buckets)),
+            latency_ms=round(latency_ms(model, pairs[: cfg.latency_sentences], decode), 2),
             sentences_per_s=round(len(pairs) / seconds, 1),
             beam_size=ctx.decode_cfg.beam_size if beam else None)
     attends = model.decoder.attention.context_dim > 0
-    aligned, maps = alignment(forced_attention(model, pairs, cfg["batch_size"]), split) if attends else (None, None)
-    return SplitScores(**scores, alignment=aligned), hyps, maps
+    aligned = alignment(forced_attention(model, pairs, cfg.batch_size), split) if attends else None
+    return SplitScores(**scores, alignment=aligned), hyps
 
 
 def cost(ctx: RunContext, model, train: TrainSummary) -> Cost:
-    """Parameters, forward FLOPs per target token (on the first test batch), and the training stage's figures."""
+    """Parameters, forward FLOPs per target token on the first 64 test sentences (real work, and as one padded
+    batch), and the training stage's figures."""
     test = ctx.dataset["test"]
-    batch = collate(pairs_from_split(test.select(range(min(64, len(test))))))
-    return Cost(params=parameters(model), flops_per_tgt_token=round(forward_flops_per_tgt_token(model, batch)),
-                flops_method="torch.utils.flop_counter, forward, oneDNN off (analytic check in tests)",
+    pairs = pairs_from_split(test.select(range(min(64, len(test)))))
+    return Cost(params=parameters(model), flops_per_tgt_token=round(forward_flops_per_tgt_token(model, pairs)),
+                flops_per_tgt_token_padded=round(padded_flops_per_tgt_token(model, pairs)),
+                flops_method="torch.utils.flop_counter, forward, oneDNN off, no padding (equal-length sentences "
+                             "batched), per real target token incl. EOS (analytic check in tests)",
                 train_time_s=train.train_time_s, train_tgt_tokens_per_s=train.train_tgt_tokens_per_s,
                 peak_mem_mb=train.peak_mem_mb, device=train.device, threads=train.threads, steps=train.steps)
 
 
 def evaluate(ctx: RunContext) -> EvalResult:
-    """Every configured split present in the corpus; writes hyps/, attention.json and eval.json."""
+    """Every configured split present in the corpus; writes hyps/, attention.json, eval.json and metrics.json."""
+    tracking_uri()  # an unreachable tracking server fails here, before anything is written
     model, detok = load_model(ctx), load_tokenizer(ctx.data / "spm.tgt.model").detokenize
     train = read_json(ctx.out / "train.json", TrainSummary)
     (ctx.out / "hyps").mkdir(parents=True, exist_ok=True)
     splits, examples = {}, []
-    for name in [s for s in ctx.params["evaluate"]["splits"] if s in ctx.dataset]:
-        splits[name], hyps, maps = evaluate_split(ctx, model, name, detok)
+    for name in [s for s in ctx.eval_cfg.splits if s in ctx.dataset]:
+        splits[name], hyps = evaluate_split(ctx, model, name, detok)
         for decode_name, lines in hyps.items():
             (ctx.out / "hyps" / f"{name}.{decode_name}.txt").write_text("".join(f"{h}\n" for h in lines))
         if name == "test":
-            examples = attention_examples(maps, ctx.dataset["test"], ctx.params["evaluate"]["attention_examples"])
+            examples = attention_examples(model, ctx.dataset["test"], ctx.eval_cfg.attention_examples,
+                                          search_fn(ctx.decode_cfg, False), load_tokenizer(ctx.data / "spm.tgt.model"))
     run = ctx.run
     result = EvalResult(run=ctx.key, corpus=run.corpus, variant=run.variant, factors=Factors(**run.factors),
                         splits=splits, cost=cost(ctx, model, train))
     write_json(ctx.out / "eval.json", result)
+    write_json(ctx.out / "metrics.json", headline(result, train))
     write_json(ctx.out / "attention.json", AttentionFile(examples))
     log_to_mlflow(ctx, train.mlflow_run_id, result)
     return result
+
+
+def headline(result: EvalResult, train: TrainSummary) -> Headline:
+    """The few numbers `dvc metrics show` tabulates per member."""
+    test, long = result.splits["test"], result.splits.get("test_long")
+    return Headline(test_bleu=test.beam.bleu, test_chrf=test.beam.chrf, test_bleu_greedy=test.greedy.bleu,
+                    test_long_bleu=long.beam.bleu if long else None,
+                    aer=test.alignment.aer if test.alignment else None, best_val_bleu=train.best_val_bleu,
+                    steps=train.steps, params=result.cost.params, flops_per_tgt_token=result.cost.flops_per_tgt_token,
+                    train_tgt_tokens_per_s=train.train_tgt_tokens_per_s)
 
 
 def log_to_mlflow(ctx: RunContext, run_id: str, result: EvalResult) -> None:

@@ -10,18 +10,35 @@ from pathlib import Path
 import torch
 
 from models.config import DecodeConfig, ModelConfig, TrainConfig
+from models.validation import Count, Invalid, NonNegInt, one_of
+from pipeline.core import logs
 from pipeline.core.errors import ConfigError
 from pipeline.core.numerics import Numerics, numerics
-from pipeline.core.params import load_params, user_config
+from pipeline.core.params import build_config, load_params, user_config
 from pipeline.core.runs import Run, runs_from_params
-from pipeline.core.schema import TokenizerMeta, read_json
+from pipeline.core.schema import SPLITS, TokenizerMeta, read_json
 from pipeline.core.tracking import params_hash
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """`evaluate:` in params.yaml: what the evaluate stage decodes and measures."""
+
+    splits: tuple[one_of(*SPLITS), ...] = ("test", "test_long")  # splits a corpus lacks are skipped
+    batch_size: Count = 100
+    attention_examples: NonNegInt = 4  # test sentences whose attention maps are saved (the first N)
+    latency_sentences: Count = 50  # decoded one at a time for latency (ms/sentence)
+    length_buckets: tuple[Count, ...] = (1, 11, 21, 31, 41, 51)  # lower edges of the source-length buckets
+
+    def __post_init__(self):
+        if list(self.length_buckets) != sorted(set(self.length_buckets)):
+            raise Invalid([("length_buckets", f"lower edges in increasing order, got {list(self.length_buckets)}")])
 
 
 def model_config(params: dict, run: Run) -> ModelConfig:
     """`model:` with the run's factors (cell, direction, decoder, score) laid over it."""
     factors = {"cell": run.cell, "bidirectional": run.direction == "bi", "decoder": run.decoder, "score": run.score}
-    return user_config(lambda: ModelConfig.from_dict({**params["model"], **factors}), f"model / runs ({run.key})")
+    return user_config(lambda: ModelConfig.from_dict({**(params.get("model") or {}), **factors}), "model")
 
 
 @dataclass
@@ -32,6 +49,7 @@ class RunContext:
     run: Run
     params: dict
     root: Path = Path(".")
+    verbose: bool = False  # -v: Lightning's own progress bar and model summary, every library's log lines
 
     @classmethod
     def load(cls, key: str, params_path: str | Path = "params.yaml") -> RunContext:
@@ -47,7 +65,8 @@ class RunContext:
 
     @cached_property
     def train_cfg(self) -> TrainConfig:
-        return user_config(lambda: TrainConfig.from_dict({**self.params["train"], "seed": self.run.seed}), "train")
+        return user_config(lambda: TrainConfig.from_dict({**(self.params.get("train") or {}), "seed": self.run.seed}),
+                           "train")
 
     @cached_property
     def numerics(self) -> Numerics:
@@ -55,7 +74,17 @@ class RunContext:
 
     @cached_property
     def decode_cfg(self) -> DecodeConfig:
-        return user_config(lambda: DecodeConfig.from_dict(self.params["decode"]), "decode")
+        return user_config(lambda: DecodeConfig.from_dict(self.params.get("decode")), "decode")
+
+    @cached_property
+    def eval_cfg(self) -> EvaluateConfig:
+        return build_config(EvaluateConfig, self.params.get("evaluate"), "evaluate")
+
+    def validate(self) -> RunContext:
+        """Every config the member's stages read, checked before anything touches a file."""
+        for name in ("model_cfg", "train_cfg", "decode_cfg", "numerics", "eval_cfg"):
+            getattr(self, name)
+        return self
 
     @property
     def out(self) -> Path:
@@ -83,14 +112,19 @@ class RunContext:
 
     @property
     def params_hash(self) -> str:
-        return params_hash(self.params["model"], self.params["train"], self.params["runs"][self.key])
+        return params_hash(self.params["model"], self.params["train"], self.params["runs"][self.key],
+                           self.params.get("numerics"))
 
 
 def member_from_cli(doc: str) -> RunContext:
     """Parse `python -m pipeline.<stage> <run>` and return the member's context with torch's threads set."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("run", help="a key of `runs:` in params.yaml, e.g. numbers-gru-bi-luong-general-s1")
-    ctx = RunContext.load(parser.parse_args().run)
+    logs.add_flags(parser)
+    args = parser.parse_args()
+    verbose = logs.configure(args.verbose)
+    ctx = RunContext.load(args.run).validate()
+    ctx.verbose = verbose
     torch.set_num_threads(ctx.numerics.threads)
     if ctx.numerics.isa == "avx2" and torch.backends.cpu.get_cpu_capability() not in ("AVX2", "DEFAULT"):
         raise ConfigError("numerics.isa avx2: torch was loaded before the cap was set (call pin_kernels first)")

@@ -41,7 +41,9 @@ def attention_section(ctx: ReportInputs) -> Section:
         if panels:
             name = f"attention_{corpus}.png"
             figures.save(figures.attention_maps(panels), ctx.figures / name)
-            sec.figures.append(Figure(name, f"{corpus}: attention of each score on the same test sentences"))
+            sec.figures.append(Figure(name, f"{corpus}: attention of each score on the same test sentences, over "
+                                            "each model's own greedy output (rows: output words; columns: source "
+                                            "words); AER is measured teacher-forced on the reference"))
         sec.tables.append(_aer_table(ctx, corpus))
     return sec
 

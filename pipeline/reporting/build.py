@@ -10,7 +10,8 @@ import pandas as pd
 from pipeline.core import runs
 from pipeline.reporting import behaviour, render, sections
 from pipeline.reporting import results as res
-from pipeline.reporting.inputs import ReportConfig, ReportInputs
+from pipeline.reporting.config import ReportConfig
+from pipeline.reporting.inputs import ReportInputs
 from pipeline.reporting.provenance import provenance_section
 
 TITLE = "attnbench: attention in recurrent encoder-decoders"
@@ -40,16 +41,30 @@ def write_plot_data(ctx: ReportInputs, out: Path) -> None:
 
 
 def build_report(cfg: ReportConfig, artifacts: Path, data: Path, out: Path, project: Path | None = None) -> Path:
-    """Write `out/{index.html, report.md, results.csv, figures/, plots/}` from the artifacts; returns `out`."""
+    """Write `out/{index.html, report.md, results.csv, figures/, plots/}` from the artifacts; returns `out`.
+
+    Everything is built in a sibling folder first and moved in only when complete, so a report that fails (no
+    artifacts, a bad file) leaves the previous report as it was."""
     artifacts, data, out = Path(artifacts), Path(data), Path(out)
+    tmp = out.parent / f".{out.name}.building"
+    shutil.rmtree(tmp, ignore_errors=True)
     for sub in ("figures", "plots"):
-        shutil.rmtree(out / sub, ignore_errors=True)
-        (out / sub).mkdir(parents=True)
-    ctx = ReportInputs(cfg, res.load_results(artifacts), artifacts, data, out / "figures",
-                  res.load_diagnose(artifacts / "diagnose" / "metrics.json"))
-    secs = build_sections(ctx, Path(project or Path.cwd()))
-    ctx.runs.sort_values(["corpus", "config", "seed"]).to_csv(out / "results.csv", index=False)
-    write_plot_data(ctx, out / "plots")
-    (out / "report.md").write_text(render.to_markdown(TITLE, secs), encoding="utf-8")
-    (out / "index.html").write_text(render.to_html(TITLE, secs, out / "figures"), encoding="utf-8")
+        (tmp / sub).mkdir(parents=True)
+    try:
+        ctx = ReportInputs(cfg, res.load_results(artifacts), artifacts, data, tmp / "figures",
+                           res.load_diagnose(artifacts / "diagnose" / "metrics.json"))
+        secs = build_sections(ctx, Path(project or Path.cwd()))
+        ctx.runs.sort_values(["corpus", "config", "seed"]).to_csv(tmp / "results.csv", index=False)
+        write_plot_data(ctx, tmp / "plots")
+        (tmp / "report.md").write_text(render.to_markdown(TITLE, secs), encoding="utf-8")
+        (tmp / "index.html").write_text(render.to_html(TITLE, secs, tmp / "figures"), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    out.mkdir(parents=True, exist_ok=True)
+    for item in sorted(tmp.iterdir()):
+        target = out / item.name
+        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+        item.rename(target)
+    tmp.rmdir()
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -70,8 +71,21 @@ def quality_vs_cost(configs: pd.DataFrame, quality: list[str], costs: list[str])
     return fig
 
 
+GREEDY_NOTE = ("Attention over the model's own greedy output (rows: output words; columns: source words); AER is "
+               "measured teacher-forced on the reference. Gold links index the reference's words, so they are drawn "
+               "only where the output's words are the reference's.")
+REFERENCE_NOTE = ("Attention teacher-forced on the reference (rows: reference words; columns: source words), as AER "
+                  "is measured.")
+
+
+def attention_note(items: list[dict]) -> str:
+    """What the heatmaps of `items` show: the model's own greedy output, or (older files) the reference."""
+    return GREEDY_NOTE if all(it.get("rows") == "greedy" for it in items) else REFERENCE_NOTE
+
+
 def attention_maps(panels: list[list[tuple[str, dict]]]) -> plt.Figure:
-    """Heatmaps: one row per sentence, one column per score; gold links overlaid (□ sure, · possible only).
+    """Heatmaps: one row per sentence, one column per score; gold links overlaid (□ sure, · possible only) where
+    the rows are the reference's words. The figure's title says what the rows are (`attention_note`).
 
     `panels[row][col] = (score, item)` with item an attention.json entry (weights T×S, gold links [src, tgt]).
     """
@@ -82,17 +96,27 @@ def attention_maps(panels: list[list[tuple[str, dict]]]) -> plt.Figure:
     for i, row in enumerate(panels):
         for j, (score, item) in enumerate(row):
             _heatmap(axes[i][j], score, item)
+    note = attention_note([item for row in panels for _, item in row])
+    fig.suptitle(textwrap.fill(note, width=max(45, 60 * cols), break_on_hyphens=False), fontsize=8)
     fig.tight_layout()
     return fig
 
 
 def _heatmap(ax: plt.Axes, score: str, item: dict) -> None:
     w = np.asarray(item["weights"], dtype=float)  # (T, S)
+    greedy = item.get("rows") == "greedy"
     ax.axis("on")
-    ax.imshow(w, cmap="Greys", vmin=0, vmax=1, aspect="auto")
+    if w.ndim == 2:  # an empty output (EOS first) has no rows to draw
+        ax.imshow(w, cmap="Greys", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(item["src_words"])), item["src_words"], rotation=90, fontsize=6)
     ax.set_yticks(range(len(item["tgt_words"])), item["tgt_words"], fontsize=6)
-    ax.set_title(f"{score} — {item['id']}", fontsize=8)
+    ax.set_xlabel("source words", fontsize=7)
+    ax.set_ylabel("greedy output words" if greedy else "reference words (teacher-forced)", fontsize=7)
+    on_reference = item.get("ref_words") in (None, item["tgt_words"])
+    ax.set_title(f"{score} — {item['id']}" + ("" if on_reference else "\n(output ≠ reference: no gold links)"),
+                 fontsize=8)
+    if not on_reference:
+        return
     sure = {tuple(x) for x in item.get("sure") or []}
     possible = {tuple(x) for x in item.get("possible") or []} - sure
     for links, marker, size in ((sure, "s", 40), (possible, ".", 30)):

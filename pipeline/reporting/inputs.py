@@ -8,43 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.core.params import build_config
-from pipeline.core.runs import FACTORS
 from pipeline.reporting import analysis
+from pipeline.reporting.config import ReportConfig
 from pipeline.reporting.results import Results
-
-
-@dataclass(frozen=True)
-class ReportConfig:
-    """The `report:` section of params.yaml (baseline: the factors every contrast is taken against)."""
-
-    baseline: dict
-    decode: str = "beam"
-    bootstrap_samples: int = 1000
-    bootstrap_seed: int = 12345
-    alpha: float = 0.05
-    target_bleu: dict = field(default_factory=dict)
-    target_fraction: float = 0.9
-    saturation_spread: float = 1.0
-    saturation_floor: float = 95.0
-    attention_ids: list = field(default_factory=list)
-    attention_count: int = 2
-    caveat: str = ""
-
-    def __post_init__(self):
-        if self.decode not in ("greedy", "beam"):
-            raise ValueError(f"decode {self.decode!r}; valid: greedy, beam")
-        missing = [f for f in FACTORS if f not in (self.baseline or {})]
-        if missing:
-            raise ValueError(f"baseline lacks {missing}; it needs every factor of {list(FACTORS)}")
-
-
-def report_config(params: dict) -> ReportConfig:
-    """`report:` of params.yaml; a null `baseline` means the grid's baseline (`grid.baseline`)."""
-    section = dict(params.get("report") or {})
-    if section.get("baseline") is None:
-        section["baseline"] = (params.get("grid") or {}).get("baseline")
-    return build_config(ReportConfig, section, "params.report")
 
 
 @dataclass

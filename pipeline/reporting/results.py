@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.core.errors import DataError
 from pipeline.core.runs import FACTORS, NO_ATTENTION, config_id
 from pipeline.core.schema import (
     DECODES,
@@ -106,7 +107,8 @@ def load_results(artifacts: str | Path) -> Results:
     """Load every run under `artifacts` into flat tables; no runs is an error."""
     dirs = run_dirs(Path(artifacts))
     if not dirs:
-        raise FileNotFoundError(f"{artifacts}: no <corpus>/<variant>/eval.json found")
+        raise DataError("no <corpus>/<variant>/eval.json found: no member has been evaluated yet (run `dvc repro`)",
+                        artifacts)
     evals = [read_json(d / "eval.json", EvalResult) for d in dirs]
     trains = [read_json(d / "train.json", TrainSummary) if (d / "train.json").is_file() else None for d in dirs]
     runs = pd.DataFrame([run_row(ev, tr) for ev, tr in zip(evals, trains, strict=True)])

@@ -169,7 +169,8 @@ def cost_section(ctx: ReportInputs) -> Section:
             continue
         name = f"cost_{corpus}.png"
         figures.save(figures.quality_vs_cost(df, quality, costs), ctx.figures / name)
-        sec.figures.append(Figure(name, f"{corpus}: BLEU against training time and FLOPs per target token"))
+        sec.figures.append(Figure(name, f"{corpus}: BLEU against training time and forward FLOPs per target token "
+                                        "(real tokens only: padding is not counted)"))
         front = df.iloc[analysis.pareto_front(df["train_time_s"].to_numpy(float), df[quality[0]].to_numpy(float))]
         sec.paragraphs.append(f"{corpus}: Pareto front of {quality[0]} vs training time: "
                               + ", ".join(front["config"]) + ".")

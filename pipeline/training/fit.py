@@ -10,7 +10,7 @@ from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.loggers import MLFlowLogger
 
 from models.lit import Seq2SeqModule
-from pipeline.core.schema import TrainSummary, write_json
+from pipeline.core.schema import TrainSummary, read_json, write_json
 from pipeline.core.tokenizer import load_tokenizer
 from pipeline.core.tracking import log_dataset_inputs, start_member_run, tracking_uri
 from pipeline.member.batching import loader, pairs_from_split
@@ -18,10 +18,12 @@ from pipeline.member.context import RunContext
 from pipeline.training.trainer import (
     Curves,
     KillAtStep,
+    StopOnDivergence,
     checkpoint_step,
     code_hash,
     make_trainer,
     mark_complete,
+    restore_previous,
     resume_point,
     summary,
 )
@@ -38,8 +40,14 @@ def train(ctx: RunContext) -> TrainSummary:
     """Fit one member for `train.max_steps` steps; write ckpt/, train.json and curves.json."""
     cfg = ctx.train_cfg
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    ckpt_dir = ctx.out / "ckpt"
-    last = resume_point(ckpt_dir, f"{ctx.params_hash}-{code_hash(ctx.root)}")
+    tracking_uri()  # an unreachable tracking server fails here, before anything is touched
+    ckpt_dir, outputs = ctx.out / "ckpt", (ctx.out / "train.json", ctx.out / "curves.json")
+    stamp = f"{ctx.params_hash}-{code_hash(ctx.root)}"
+    if restore_previous(ckpt_dir, stamp, outputs):
+        print(f"{ctx.key}: restored the finished run of these params and code from ckpt/previous/ (not retrained)",
+              flush=True)
+        return read_json(outputs[0], TrainSummary)
+    last = resume_point(ckpt_dir, stamp)
     resumed_from = checkpoint_step(last) if last else None
     train_dl = loader(pairs_from_split(ctx.dataset["train"]), cfg.batch_size, seed=cfg.seed)
     valid_dl = loader(pairs_from_split(ctx.dataset["valid"]), 100, shuffle=False)
@@ -50,19 +58,21 @@ def train(ctx: RunContext) -> TrainSummary:
         logger = MLFlowLogger(tracking_uri=tracking_uri(), run_id=active.info.run_id, log_model=False)
         logger.log_hyperparams({"run": ctx.key, **ctx.model_cfg.to_dict(), **cfg.to_dict(),
                                 **dataclasses.asdict(ctx.meta)})
-        trainer = make_trainer(cfg.max_steps, min(cfg.val_every, cfg.max_steps), ckpt_dir, curves, logger)
+        trainer = make_trainer(cfg.max_steps, min(cfg.val_every, cfg.max_steps), ckpt_dir, curves, logger, ctx.key,
+                               ctx.verbose)
         if os.environ.get("ATTNBENCH_KILL_AT_STEP"):
             trainer.callbacks.append(KillAtStep(int(os.environ["ATTNBENCH_KILL_AT_STEP"]),
                                                 os.environ.get("ATTNBENCH_KILL_SIGNAL", "KILL")))
+        trainer.callbacks.append(StopOnDivergence(ctx.key, cfg.lr, ctx.meta.tgt_vocab_size, ckpt_dir))
         if cfg.patience:
             trainer.callbacks.append(EarlyStopping("val/bleu", mode="max", patience=cfg.patience))
         if resumed_from is not None:
             print(f"resuming {ctx.key} from step {resumed_from} ({last})", flush=True)
-        trainer.fit(module, train_dl, valid_dl, ckpt_path=last)
+        trainer.fit(module, train_dl, valid_dl, ckpt_path=last, weights_only=True)  # no pickled code runs
         result = summary(trainer, curves, resumed_from, active.info.run_id)
         logger.log_metrics({f"train/{k}": v for k, v in dataclasses.asdict(result).items()
                             if isinstance(v, int | float)})
-    mark_complete(ckpt_dir)
-    write_json(ctx.out / "train.json", result)
-    write_json(ctx.out / "curves.json", curves.rows)
+    write_json(outputs[0], result)
+    write_json(outputs[1], curves.rows)
+    mark_complete(ckpt_dir, outputs)
     return result

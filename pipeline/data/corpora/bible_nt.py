@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from models.validation import Count
 from pipeline.core.errors import DataError
 from pipeline.core.schema import Record
 from pipeline.data.corpora import CorpusConfig, register_corpus
@@ -241,10 +242,10 @@ class BibleNT(CorpusConfig):
 
     attribution: ClassVar[str] = ATTRIBUTION
     cache_dir: str = "data/cache"  # where the wheel is downloaded (outside the DVC outputs)
-    valid_pct: int = 10  # share of chapters, by sha256("book chapter") % 100
-    test_pct: int = 10
-    long_min_src_words: int = 50  # a test_long run closes once it has this many source words...
-    long_max_verses: int = 4  # ...or this many segments
+    valid_pct: Count = 10  # share of chapters, by sha256("book chapter") % 100
+    test_pct: Count = 10
+    long_min_src_words: Count = 50  # a test_long run closes once it has this many source words...
+    long_max_verses: Count = 4  # ...or this many segments
 
     def __post_init__(self):
         if not (self.test_pct > 0 and self.valid_pct > 0 and self.test_pct + self.valid_pct < 100):

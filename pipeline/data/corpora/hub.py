@@ -33,6 +33,13 @@ class HubConfig(CorpusConfig):
     def load(self) -> dict[str, list[Record]]:
         return load_hub(self)
 
+    def source(self, project: Path) -> str:
+        """A folder saved with `save_to_disk` inside the project is the dep; a Hub id is versioned by the Hub."""
+        folder = (project / self.dataset).resolve()
+        if folder.is_dir() and folder.is_relative_to(project) and folder != project:
+            return folder.relative_to(project).as_posix()
+        return super().source(project)
+
 
 def open_dataset(cfg: HubConfig):
     """The DatasetDict: `load_from_disk` for a saved folder, else `load_dataset`; failures are DataErrors."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from num2words import num2words
 
+from models.validation import Count, Int, NonNegInt
 from pipeline.core.errors import UserError
 from pipeline.core.schema import Record
 from pipeline.data.corpora import CorpusConfig, register_corpus
@@ -168,14 +169,14 @@ class NumbersConfig(CorpusConfig):
 
     src_lang: str = "en"
     tgt_lang: str = "fr"
-    min_digits: int = 1
-    max_digits: int = 12
-    sizes: dict[str, int] = field(
+    min_digits: Count = 1
+    max_digits: Count = 12
+    sizes: dict[str, NonNegInt] = field(
         default_factory=lambda: {"train": 20000, "valid": 1000, "test": 1000, "test_long": 1000}
     )
-    max_src_tokens: int = 20
-    long_src_tokens: tuple[int, int] = (21, 30)
-    seed: int = 1
+    max_src_tokens: Count = 20
+    long_src_tokens: tuple[Count, Count] = (21, 30)
+    seed: Int = 1
 
     def __post_init__(self):
         for code in (self.src_lang, self.tgt_lang):
@@ -216,8 +217,9 @@ def load_numbers(cfg: NumbersConfig) -> dict[str, list[Record]]:
     lo, hi = cfg.long_src_tokens
     short: list[Record] = []
     long: list[Record] = []
-    for n in digit_sampler(rng, cfg.min_digits, cfg.max_digits):
-        if len(short) >= n_short and len(long) >= n_long:
+    budget = 20 * (n_short + n_long) + 20_000  # draws: ample for any feasible sizes, and never an endless search
+    for draws, n in enumerate(digit_sampler(rng, cfg.min_digits, cfg.max_digits)):
+        if len(short) >= n_short and len(long) >= n_long or draws >= budget:
             break
         text = num2words(n, lang=cfg.src_lang)
         size = len(split_words(text))
@@ -226,7 +228,10 @@ def load_numbers(cfg: NumbersConfig) -> dict[str, list[Record]]:
         elif lo <= size <= hi and len(long) < n_long:
             long.append(number_record(n, cfg.src_lang, cfg.tgt_lang, text))
     if len(short) < n_short or len(long) < n_long:
-        raise UserError(f"numbers: only {len(short)} short / {len(long)} long distinct numbers for sizes {cfg.sizes}")
+        raise UserError(f"params.yaml: corpora.numbers: found {len(short)} of {n_short} numbers with at most "
+                        f"max_src_tokens={cfg.max_src_tokens} words and {len(long)} of {n_long} with "
+                        f"long_src_tokens={list(cfg.long_src_tokens)} words among {cfg.min_digits}-{cfg.max_digits} "
+                        "digit numbers; lower sizes or widen the word ranges")
     rng.shuffle(short)
     splits, start = {}, 0
     for name in ("train", "valid", "test"):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from models.validation import Invalid
 from pipeline.core.schema import SPLITS, Record
 from pipeline.data.corpora import CorpusConfig, register_corpus
 from pipeline.data.records import pair_lines, read_tsv, with_ids
@@ -29,6 +32,19 @@ class TsvConfig(CorpusConfig):
 
     def load(self) -> dict[str, list[Record]]:
         return {split: with_ids(split, read_split(spec)) for split, spec in self.files.items()}
+
+    def source(self, project: Path) -> str:
+        """The folder holding every file (paths are relative to the project, where DVC runs the stages), so editing
+        any of them reruns `prepare@tsv` and what it feeds."""
+        paths = [(project / p).resolve() for spec in self.files.values()
+                 for p in ([spec] if isinstance(spec, str) else spec)]
+        folder = Path(os.path.commonpath(paths)) if paths else project
+        if folder in paths:  # a single file
+            folder = folder.parent
+        if not folder.is_relative_to(project) or folder == project:
+            raise Invalid([("files", f"keep the files in one folder inside the project, below its top (they are "
+                                     f"in {folder}), so that DVC can track them as the stage's dep")])
+        return folder.relative_to(project).as_posix()
 
 
 def read_split(spec: str | list[str]) -> list[Record]:

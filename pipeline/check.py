@@ -1,0 +1,180 @@
+"""Check the whole params.yaml without running anything: every section against its typed config, every name
+against its registry, the grid against `runs:`, the contradictions between sections, and that the MLflow store
+answers.
+
+    python -m pipeline.check [params.yaml]      # run it after every edit; `make check` does the same
+    python -m pipeline.check --stamp data/checked.txt   # the DVC stage `check`, upstream of every other stage
+
+Each stage also validates what it reads before it touches a file, but DVC removes a stage's outputs before it runs
+the stage's command, so a bad value has to stop `dvc repro` before any other stage starts: the `check` stage comes
+first (every stage depends on its stamp, directly or through the data), and its stamp's content never changes, so
+a passing check reruns nothing downstream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from models.config import DecodeConfig, ModelConfig, TrainConfig
+from models.diagnose import DiagnoseConfig
+from pipeline.core import logs
+from pipeline.core.errors import ConfigError, exit_on_user_error
+from pipeline.core.numerics import numerics
+from pipeline.core.params import build_config, load_params, user_config
+from pipeline.core.runs import Run, runs_from_params
+from pipeline.core.tracking import tracking_uri
+from pipeline.data.corpora import CORPORA, corpus_config
+from pipeline.data.subwords import subword_config
+from pipeline.grid import DESIGNS, GridSpec, grid_corpora, render_designs
+from pipeline.member.context import EvaluateConfig, model_config
+from pipeline.reporting.config import report_config
+
+SECTIONS = ("data", "corpora", "tokenize", "model", "numerics", "train", "decode", "evaluate", "diagnose", "grid",
+            "designs", "sources", "runs", "report")
+STAMP = "params.yaml passed `python -m pipeline.check`\n"  # constant: a passing check changes no downstream dep
+# The model keys each run sets from its factors (pipeline/member/context.py model_config): a value under
+# `model:` that differs from the grid's baseline is dead, and the check says so.
+FACTOR_KEYS = {"cell": "cell", "bidirectional": "direction", "decoder": "decoder", "score": "score"}
+
+
+@dataclass
+class Findings:
+    """What the check found: errors (each a line naming file and key) and warnings (contradictions)."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def collect(self, build: Callable[[], Any]) -> Any:
+        """`build()`, its ConfigError lines recorded instead of raised (so one run reports every problem)."""
+        try:
+            return build()
+        except ConfigError as e:
+            self.errors += [line for line in str(e).splitlines() if line not in self.errors]
+            return None
+
+
+def check(params: dict, project: Path) -> Findings:
+    """Every section of `params` (the loaded params.yaml of `project`) validated; nothing is written."""
+    found = Findings()
+    unknown = sorted(set(params) - set(SECTIONS), key=str)
+    found.errors += [f"params.yaml: {key}: unknown section; valid: {', '.join(SECTIONS)}" for key in unknown]
+    corpora = found.collect(lambda: grid_corpora(params)) or []
+    sections = params.get("corpora") or {}
+    for name, values in sections.items():
+        if name not in CORPORA:
+            valid = ", ".join(CORPORA.names())
+            found.errors.append(f"params.yaml: corpora.{name}: unknown corpus; registered: {valid}")
+        else:
+            found.collect(lambda n=name, v=values: corpus_config(n, v))
+    for name in corpora:
+        if name not in sections:
+            found.warnings.append(f"params.yaml: corpora.{name}: no section; {name} runs with its defaults")
+        found.collect(lambda n=name: subword_config(params.get("tokenize"), n))
+    found.collect(lambda: numerics(params))
+    found.collect(lambda: user_config(lambda: ModelConfig.from_dict(params.get("model")), "model"))
+    train = found.collect(lambda: user_config(lambda: TrainConfig.from_dict(params.get("train")), "train"))
+    found.collect(lambda: user_config(lambda: DecodeConfig.from_dict(params.get("decode")), "decode"))
+    found.collect(lambda: build_config(EvaluateConfig, params.get("evaluate"), "evaluate"))
+    found.collect(lambda: user_config(lambda: DiagnoseConfig.from_dict(params.get("diagnose")), "diagnose"))
+    found.collect(lambda: report_config(params))
+    spec = found.collect(lambda: GridSpec.from_dict(params.get("grid")))
+    runs = found.collect(lambda: runs_from_params(params)) or []
+    if not runs:
+        found.errors.append("params.yaml: runs: empty; point it at a design (`runs: *ablation`)")
+    for run in runs:
+        found.collect(lambda r=run: model_config(params, r))
+        if corpora and run.corpus not in corpora:
+            found.errors.append(f"params.yaml: runs.{run.key}: corpus {run.corpus!r} is not in data.corpora "
+                                f"({', '.join(corpora)}); rerun `python -m pipeline.grid`")
+    if spec is not None and corpora:
+        stale = found.collect(lambda: _stale_designs(params, project))
+        if stale:
+            found.errors.append(f"params.yaml: {stale}")
+    if spec is not None:
+        found.warnings += _overridden_model_keys(params, spec)
+    if train is not None:
+        found.warnings += _train_warnings(train)
+    return found
+
+
+def _stale_designs(params: dict, project: Path) -> str | None:
+    """Why `designs:` no longer matches `grid:` and `data.corpora`, or None."""
+    expected = yaml.safe_load(render_designs(params, project))
+    written = params.get("designs") or {}
+    for name in DESIGNS:
+        if (written.get(name) or {}) != (expected["designs"].get(name) or {}):
+            return (f"designs: `{name}` does not match `grid:` and `data.corpora` (edited since the last "
+                    "`python -m pipeline.grid`?); rerun `python -m pipeline.grid`")
+    if (params.get("sources") or {}) != expected["sources"]:
+        return (f"sources: {params.get('sources')} does not match the corpora's data {expected['sources']}; "
+                "rerun `python -m pipeline.grid`")
+    return None
+
+
+def _overridden_model_keys(params: dict, spec: GridSpec) -> list[str]:
+    """`model:` keys that every run overrides with its own factor, where the user set another value."""
+    model, baseline = params.get("model") or {}, spec.baseline
+    out = []
+    for key, factor in FACTOR_KEYS.items():
+        grid_value = getattr(baseline, factor)
+        value = model.get(key)
+        if key == "bidirectional" and value is not None:
+            value = "bi" if value else "uni"
+        if value is not None and value != grid_value:
+            out.append(f"params.yaml: model.{key}: {model[key]!r} is overridden by each run's {factor} (the grid "
+                       f"wins; grid.baseline.{factor} is {grid_value!r}); set it under grid:")
+    return out
+
+
+def _train_warnings(train: TrainConfig) -> list[str]:
+    out = []
+    if train.val_every > train.max_steps:
+        out.append(f"params.yaml: train.val_every: {train.val_every} > max_steps {train.max_steps}; validation (and "
+                   "checkpoint selection) runs once, at the last step")
+    if train.warmup >= train.max_steps:
+        out.append(f"params.yaml: train.warmup: {train.warmup} >= max_steps {train.max_steps}; the learning rate "
+                   "never leaves warmup")
+    return out
+
+
+def check_file(path: str | Path = "params.yaml") -> Findings:
+    """Load and check a params file; a ConfigError (one line per problem) if anything is wrong."""
+    found = check(load_params(path), Path(path).resolve().parent)
+    found.collect(tracking_uri)  # the MLflow store every member logs to answers (a server: within seconds)
+    if found.errors:
+        raise ConfigError("\n".join(found.errors))
+    return found
+
+
+def runs_summary(params: dict) -> str:
+    runs: list[Run] = runs_from_params(params)
+    configs, corpora = {(r.corpus, r.config) for r in runs}, sorted({r.corpus for r in runs})
+    return f"{len(runs)} runs ({len(configs)} configurations × seeds), corpora: {', '.join(corpora)}"
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("params", nargs="?", default="params.yaml", type=Path)
+    parser.add_argument("--stamp", type=Path, help="write this file when the check passes (the DVC stage's output)")
+    logs.add_flags(parser)
+    args = parser.parse_args(argv)
+    logs.configure(args.verbose)
+    found = check_file(args.params)
+    for line in found.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    print(f"{args.params}: valid; {runs_summary(load_params(args.params))}")
+    if args.stamp:
+        args.stamp.parent.mkdir(parents=True, exist_ok=True)
+        args.stamp.write_text(STAMP)
+
+
+if __name__ == "__main__":
+    main()
