@@ -16,7 +16,6 @@ import sys
 from dataclasses import dataclass
 
 from models.validation import Count, one_of
-from pipeline.core.errors import ConfigError
 from pipeline.core.params import build_config, load_params
 
 ISAS = {"native": {}, "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
@@ -41,6 +40,7 @@ def pin_kernels(params_path: str = "params.yaml") -> Numerics:
     wanted = ISAS[cfg.isa]
     if any(os.environ.get(k) != v for k, v in wanted.items()):
         if "torch" in sys.modules:
-            raise ConfigError(f"numerics.isa {cfg.isa!r} must be set before torch is imported")
+            raise RuntimeError(f"numerics.isa {cfg.isa!r} must be set before torch is imported (a bug: the entry "
+                               "point calls pin_kernels first)")
         os.environ.update(wanted)
     return cfg

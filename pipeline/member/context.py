@@ -56,7 +56,7 @@ class RunContext:
         params = load_params(params_path)
         runs = {r.key: r for r in runs_from_params(params)}
         if key not in runs:
-            raise ConfigError(f"unknown run {key!r}; runs in params.yaml: {', '.join(runs)}")
+            raise ConfigError(f"params.yaml: runs: no run {key!r}; runs: {', '.join(runs)}")
         return cls(key, runs[key], params, Path(params_path).resolve().parent)
 
     @cached_property
@@ -127,5 +127,5 @@ def member_from_cli(doc: str) -> RunContext:
     ctx.verbose = verbose
     torch.set_num_threads(ctx.numerics.threads)
     if ctx.numerics.isa == "avx2" and torch.backends.cpu.get_cpu_capability() not in ("AVX2", "DEFAULT"):
-        raise ConfigError("numerics.isa avx2: torch was loaded before the cap was set (call pin_kernels first)")
+        raise RuntimeError("numerics.isa avx2: torch was loaded before the cap was set (call pin_kernels first)")
     return ctx

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+import yaml
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from pipeline.core.errors import UserError
@@ -25,8 +26,6 @@ from pipeline.core.schema import CurvePoint, TrainSummary
 
 STAMP, COMPLETE = "stamp.txt", "COMPLETE"
 PREVIOUS, FINISHED = "previous", "finished"  # ckpt/previous/: the last finished run; ckpt/finished/: its outputs
-# The code a checkpoint depends on: what the train stage declares in dvc.yaml (tests/test_deps.py keeps it true).
-TRAIN_CODE = ("models", "pipeline/core", "pipeline/member", "pipeline/training", "pipeline/train.py")
 
 
 class Curves(Callback):
@@ -135,10 +134,17 @@ def _move_files(src: Path, dst: Path) -> None:
             f.rename(dst / f.name)
 
 
+def train_code(root: Path) -> list[str]:
+    """The code the train stage runs: its code deps in `dvc.yaml` (tests/test_deps.py keeps those true), read
+    from there so that the list exists once."""
+    deps = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["train"]["do"]["deps"]
+    return [d for d in deps if d.startswith(("pipeline", "models"))]
+
+
 def code_hash(root: Path) -> str:
     """A hash of the code the train stage runs, so a checkpoint is never resumed by different code."""
-    files = sorted(f for part in TRAIN_CODE for f in ([root / part] if part.endswith(".py")
-                                                        else (root / part).rglob("*.py")))
+    files = sorted(f for part in train_code(root) for f in ([root / part] if part.endswith(".py")
+                                                             else (root / part).rglob("*.py")))
     digest = hashlib.sha256()
     for f in files:
         digest.update(f.read_bytes())
@@ -170,14 +176,16 @@ class StopOnDivergence(Callback):
     COMPLETE mark, a FAILED MLflow run, and `last.ckpt` of the latest validation left as it was."""
 
     def __init__(self, run: str, lr: float, tgt_vocab: int, ckpt_dir: Path, factor: float = 4.0):
-        self.run, self.lr, self.limit = run, lr, factor * math.log(max(tgt_vocab, 2))
+        self.run, self.lr, self.factor = run, lr, factor
+        self.limit = factor * math.log(max(tgt_vocab, 2))
         self.last = ckpt_dir / "last.ckpt"
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         value = float(loss.detach())
         if not math.isfinite(value) or value > self.limit:
-            what = "is not finite" if not math.isfinite(value) else f"exploded above {self.limit:.1f} (4 × ln V)"
+            what = ("is not finite" if not math.isfinite(value) else
+                    f"exploded above {self.limit:.1f} ({self.factor:g} × ln V)")
             kept = (f"ckpt/last.ckpt of step {checkpoint_step(self.last)} is kept" if self.last.is_file() else
                     "no checkpoint of this run yet")
             raise Diverged(f"train@{self.run}: training loss {value:.4g} {what} at step {trainer.global_step}; "
