@@ -241,14 +241,14 @@ def ran(done) -> list[str]:
     return [line.split("'")[1] for line in done.stdout.splitlines() if line.startswith("Running stage")]
 
 
-def test_dvc_repro_stops_at_the_check_and_a_revert_retrains_nothing(project):
+def test_dvc_repro_stops_at_the_check_and_a_revert_retrains_nothing(project, finished):
     """The issue's scenario: a wrong value in a finished member's config is rejected before any stage runs; the
     member's outputs are intact; reverting the edit makes `dvc repro` finish without retraining."""
     text = (project / "params.yaml").read_text()
     edit(project, setter("train.label_smoothing", 1.0))
     done = dvc(project, "repro", check=False)
     assert done.returncode != 0 and "train.label_smoothing" in done.stderr and "Traceback" not in done.stderr
-    assert ran(done) == ["check"]
+    assert ran(done) == ["check"] and snapshot(project) == finished[2]  # not even the check's stamp is gone
     (project / "params.yaml").write_text(text)
     done = dvc(project, "repro")
     assert set(ran(done)) <= {"check"}, ran(done)
