@@ -10,16 +10,26 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Self
+from typing import Any, Self
 
 import torch
-from pydantic import Field
 
 from models.cells import CELLS
 from models.decoder import DECODERS
 from models.schedules import SCHEDULES
 from models.scores import SCORES
-from models.validation import Count, Int, Invalid, NonNegInt, NonNegReal, PositiveReal, Ratio, parse, registered
+from models.validation import (
+    Count,
+    Int,
+    Invalid,
+    NonNegInt,
+    NonNegReal,
+    PositiveReal,
+    Ratio,
+    parse,
+    real,
+    registered,
+)
 
 
 class FromDict:
@@ -75,7 +85,7 @@ class TrainConfig(FromDict):
     schedule: registered(SCHEDULES.check) = "warmup_cosine"  # constant | inverse_sqrt | warmup_cosine
     warmup: NonNegInt = 50
     clip: NonNegReal = 1.0  # gradient-norm clip; 0 = off
-    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    label_smoothing: real(ge=0, lt=1) = 0.1
     teacher_forcing: Ratio = 1.0  # < 1 feeds the model's own argmax with prob 1 - ratio (step loop)
     val_every: Count = 200
     patience: NonNegInt = 0  # validations without val/bleu improvement before stopping; 0 = off

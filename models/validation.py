@@ -41,14 +41,19 @@ def _real(value: Any) -> Any:
     return value
 
 
+def real(**bounds: float) -> Any:
+    """A finite float within `bounds` (pydantic's gt/ge/lt/le), a boolean rejected."""
+    return Annotated[float, BeforeValidator(_real), Field(allow_inf_nan=False, **bounds)]
+
+
 Int = Annotated[int, BeforeValidator(_integer)]
 Count = Annotated[int, BeforeValidator(_integer), Field(ge=1)]  # sizes, steps, counts: >= 1
 NonNegInt = Annotated[int, BeforeValidator(_integer), Field(ge=0)]
-Real = Annotated[float, BeforeValidator(_real), Field(allow_inf_nan=False)]
-PositiveReal = Annotated[float, BeforeValidator(_real), Field(gt=0, allow_inf_nan=False)]
-NonNegReal = Annotated[float, BeforeValidator(_real), Field(ge=0, allow_inf_nan=False)]
-Ratio = Annotated[float, BeforeValidator(_real), Field(ge=0, le=1)]  # a probability or fraction
-OpenRatio = Annotated[float, BeforeValidator(_real), Field(gt=0, lt=1)]
+PositiveReal = real(gt=0)
+NonNegReal = real(ge=0)
+Ratio = real(ge=0, le=1)  # a probability or fraction
+OpenRatio = real(gt=0, lt=1)
+Percent = real(ge=0, le=100)  # BLEU and the like
 
 
 def one_of(*valid: str) -> Any:

@@ -85,10 +85,10 @@ def check(params: dict, project: Path) -> Findings:
     found.collect(lambda: user_config(lambda: DiagnoseConfig.from_dict(params.get("diagnose")), "diagnose"))
     found.collect(lambda: report_config(params))
     spec = found.collect(lambda: GridSpec.from_dict(params.get("grid")))
-    runs = found.collect(lambda: runs_from_params(params)) or []
-    if not runs:
+    runs = found.collect(lambda: runs_from_params(params))
+    if runs == []:
         found.errors.append("params.yaml: runs: empty; point it at a design (`runs: *ablation`)")
-    for run in runs:
+    for run in runs or []:
         found.collect(lambda r=run: model_config(params, r))
         if corpora and run.corpus not in corpora:
             found.errors.append(f"params.yaml: runs.{run.key}: corpus {run.corpus!r} is not in data.corpora "

@@ -13,14 +13,13 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 import datasets
 import sentencepiece as spm
-from pydantic import Field
 
 from models.special import BOS, EOS, PAD, UNK
-from models.validation import Count, Int, one_of
+from models.validation import Count, Int, one_of, real
 from pipeline.core.errors import ConfigError
 from pipeline.core.params import build_config
 from pipeline.core.schema import TokenizerMeta
@@ -40,7 +39,7 @@ class SubwordConfig:
     model_type: one_of(*MODEL_TYPES) = "unigram"  # unigram | bpe
     vocab_size: Count = 8000  # per model; lowered (with a warning) when the train split cannot fill it
     joint: bool = False  # one model over source + target text, written twice
-    character_coverage: Annotated[float, Field(gt=0, le=1)] = 1.0
+    character_coverage: real(gt=0, le=1) = 1.0
     normalization: one_of(*NORMALIZATIONS) = "identity"  # identity keeps decode(encode(x)) == x and offsets simple
     hard_vocab_limit: bool = True  # False: vocab_size is a soft limit (unigram only)
     seed: Int = 1

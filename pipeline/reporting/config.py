@@ -4,11 +4,8 @@ heavier code)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
 
-from pydantic import Field
-
-from models.validation import Count, Int, NonNegInt, NonNegReal, OpenRatio, Ratio, one_of
+from models.validation import Count, Int, NonNegInt, NonNegReal, OpenRatio, Percent, Ratio, one_of
 from pipeline.core.params import build_config
 from pipeline.core.runs import FACTORS
 
@@ -22,10 +19,10 @@ class ReportConfig:
     bootstrap_samples: Count = 1000
     bootstrap_seed: Int = 12345
     alpha: OpenRatio = 0.05
-    target_bleu: dict[str, Annotated[float, Field(ge=0, le=100)]] = field(default_factory=dict)
+    target_bleu: dict[str, Percent] = field(default_factory=dict)
     target_fraction: Ratio = 0.9
     saturation_spread: NonNegReal = 1.0
-    saturation_floor: Annotated[float, Field(ge=0, le=100)] = 95.0
+    saturation_floor: Percent = 95.0
     attention_ids: list[NonNegInt] = field(default_factory=list)
     attention_count: NonNegInt = 2
     caveat: str = ""
