@@ -1,5 +1,5 @@
 """Check the whole params.yaml without running anything: every section against its typed config, every name
-against its registry, the grid against `runs:`, the contradictions between sections, and that the MLflow store
+against its registry, the grid against runs.yaml, the contradictions between sections, and that the MLflow store
 answers.
 
     python -m pipeline.check [params.yaml]      # run it after every edit; `make check` does the same
@@ -27,17 +27,17 @@ from models.diagnose import DiagnoseConfig
 from pipeline.core import logs
 from pipeline.core.errors import ConfigError, exit_on_user_error
 from pipeline.core.numerics import numerics
-from pipeline.core.params import build_config, load_params, user_config
+from pipeline.core.params import GENERATED, build_config, load_params, user_config
 from pipeline.core.runs import Run, runs_from_params
 from pipeline.core.tracking import tracking_uri
 from pipeline.data.corpora import CORPORA, corpus_config
 from pipeline.data.subwords import subword_config
-from pipeline.grid import DESIGNS, GridSpec, grid_corpora, render_designs
+from pipeline.grid import GridSpec, grid_corpora, render_runs
 from pipeline.member.context import EvaluateConfig, model_config
 from pipeline.reporting.config import report_config
 
 SECTIONS = ("data", "corpora", "tokenize", "model", "numerics", "train", "decode", "evaluate", "diagnose", "grid",
-            "designs", "sources", "runs", "report")
+            "report")  # and runs.yaml's `sources:` and `runs:` (pipeline/grid.py), merged in by load_params
 STAMP = "params.yaml passed `python -m pipeline.check`\n"  # constant: a passing check changes no downstream dep
 # The model keys each run sets from its factors (pipeline/member/context.py model_config): a value under
 # `model:` that differs from the grid's baseline is dead, and the check says so.
@@ -63,7 +63,7 @@ class Findings:
 def check(params: dict, project: Path) -> Findings:
     """Every section of `params` (the loaded params.yaml of `project`) validated; nothing is written."""
     found = Findings()
-    unknown = sorted(set(params) - set(SECTIONS), key=str)
+    unknown = sorted(set(params) - set(SECTIONS) - set(GENERATED), key=str)
     found.errors += [f"params.yaml: {key}: unknown section; valid: {', '.join(SECTIONS)}" for key in unknown]
     corpora = found.collect(lambda: grid_corpora(params)) or []
     sections = params.get("corpora") or {}
@@ -87,16 +87,16 @@ def check(params: dict, project: Path) -> Findings:
     spec = found.collect(lambda: GridSpec.from_dict(params.get("grid")))
     runs = found.collect(lambda: runs_from_params(params))
     if runs == []:
-        found.errors.append("params.yaml: runs: empty; point it at a design (`runs: *ablation`)")
+        found.errors.append("runs.yaml: runs: empty; run `python -m pipeline.grid`")
     for run in runs or []:
         found.collect(lambda r=run: model_config(params, r))
         if corpora and run.corpus not in corpora:
-            found.errors.append(f"params.yaml: runs.{run.key}: corpus {run.corpus!r} is not in data.corpora "
+            found.errors.append(f"runs.yaml: runs.{run.key}: corpus {run.corpus!r} is not in data.corpora "
                                 f"({', '.join(corpora)}); rerun `python -m pipeline.grid`")
     if spec is not None and corpora:
-        stale = found.collect(lambda: _stale_designs(params, project))
+        stale = found.collect(lambda: _stale_runs(params, project))
         if stale:
-            found.errors.append(f"params.yaml: {stale}")
+            found.errors.append(f"runs.yaml: {stale}")
     if spec is not None:
         found.warnings += _overridden_model_keys(params, spec)
     if train is not None:
@@ -104,14 +104,14 @@ def check(params: dict, project: Path) -> Findings:
     return found
 
 
-def _stale_designs(params: dict, project: Path) -> str | None:
-    """Why `designs:` no longer matches `grid:` and `data.corpora`, or None."""
-    expected = yaml.safe_load(render_designs(params, project))
-    written = params.get("designs") or {}
-    for name in DESIGNS:
-        if (written.get(name) or {}) != (expected["designs"].get(name) or {}):
-            return (f"designs: `{name}` does not match `grid:` and `data.corpora` (edited since the last "
-                    "`python -m pipeline.grid`?); rerun `python -m pipeline.grid`")
+def _stale_runs(params: dict, project: Path) -> str | None:
+    """Why runs.yaml no longer matches `grid:` and `data.corpora`, or None."""
+    expected = yaml.safe_load(render_runs(params, project))
+    if "runs" not in params:
+        return "not found; run `python -m pipeline.grid`"
+    if (params.get("runs") or {}) != (expected["runs"] or {}):
+        return ("runs: does not match params.yaml's `grid:` and `data.corpora` (edited since the last "
+                "`python -m pipeline.grid`?); rerun `python -m pipeline.grid`")
     if (params.get("sources") or {}) != expected["sources"]:
         return (f"sources: {params.get('sources')} does not match the corpora's data {expected['sources']}; "
                 "rerun `python -m pipeline.grid`")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.grid import render_designs
+from pipeline.grid import RUNS_FILE, render_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 MULTI30K = ROOT.parent / "shared" / "corpora" / "multi30k"
@@ -42,22 +42,18 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
-GENERATED = ("designs", "sources", "runs")
-
-
-def params_text(params: dict, block: str, design: str = "ablation") -> str:
-    """params.yaml as the project lays it out: the sections, the generated block, `runs: *<design>`."""
-    head = {k: v for k, v in params.items() if k not in GENERATED}
-    return f"{yaml.safe_dump(head, sort_keys=False)}{block}\nruns: *{design}\n"
+GENERATED = ("sources", "runs")  # runs.yaml's sections, which `load_params` merges in
 
 
 def write_params(project: Path, params: dict, design: str = "ablation") -> dict:
-    """params.yaml with `designs:` and `sources:` generated from `grid:` as `python -m pipeline.grid` writes them
-    (the same block, so the grid command works in a test project too) and `runs:` pointing at one design."""
-    text = params_text(params, render_designs({k: v for k, v in params.items() if k not in GENERATED}, project),
-                       design)
-    (project / "params.yaml").write_text(text)
-    return yaml.safe_load(text)
+    """params.yaml (with `grid.design`) and the runs.yaml `python -m pipeline.grid` writes from it; the merged
+    params, as `load_params` returns them."""
+    head = {k: v for k, v in params.items() if k not in GENERATED}
+    head["grid"] = {**head.get("grid", {}), "design": design}
+    (project / "params.yaml").write_text(yaml.safe_dump(head, sort_keys=False))
+    generated = render_runs(head, project)
+    (project / RUNS_FILE).write_text(generated)
+    return {**head, **yaml.safe_load(generated)}
 
 
 def make_project(folder: Path, over: dict, base: str = "params.yaml", design: str = "ablation") -> Path:

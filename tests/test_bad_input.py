@@ -10,7 +10,6 @@ stage's entry point in-process (fast); the ones that need DVC's own behaviour ru
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -19,8 +18,7 @@ import pytest
 import yaml
 
 from pipeline import check, grid, prepare, report, tokenize, train
-from pipeline.grid import BEGIN, END
-from tests.conftest import dvc, free_port, params_text, run, write_params
+from tests.conftest import dvc, free_port, run, write_params
 
 pytestmark = pytest.mark.slow
 BASELINE = "numbers-gru-bi-luong-general-s1"
@@ -43,26 +41,25 @@ def finished(tiny_grid, tmp_path_factory):
     """A private copy of the finished tiny project, its params text and its output snapshot."""
     project = tmp_path_factory.mktemp("bad") / "project"
     shutil.copytree(tiny_grid[0], project, symlinks=True)
-    return project, (project / "params.yaml").read_text(), snapshot(project)
+    return project, {f: (project / f).read_text() for f in ("params.yaml", "runs.yaml")}, snapshot(project)
 
 
 @pytest.fixture
 def project(finished, monkeypatch):
-    """The finished project as the working directory; params.yaml is restored after each case."""
-    path, text, before = finished
+    """The finished project as the working directory; params.yaml and runs.yaml are restored after each case."""
+    path, texts, before = finished
     monkeypatch.chdir(path)
     yield path
-    (path / "params.yaml").write_text(text)
+    for name, text in texts.items():
+        (path / name).write_text(text)
     assert snapshot(path) == before, "a failed run changed a finished output"
 
 
 def edit(project: Path, change) -> None:
-    """Apply `change(params)` to params.yaml's sections, keeping the generated block as it is (as a user would)."""
-    text = (project / "params.yaml").read_text()
-    block = re.search(re.escape(BEGIN) + r".*?" + re.escape(END), text, re.S).group(0)
-    params = yaml.safe_load(text)
+    """Apply `change(params)` to params.yaml's sections, leaving runs.yaml as it is (as a user would)."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
     change(params)
-    (project / "params.yaml").write_text(params_text(params, block))
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def fails(main, argv, capsys, *culprits: str) -> str:
@@ -145,20 +142,20 @@ def test_valid_params_pass_and_contradictions_are_warned(project, capsys):
 
 def test_grid_checks_names_before_writing(project, capsys):
     edit(project, setter("grid.scores", ["none", "bilinear"]))
-    text = (project / "params.yaml").read_text()
+    text = (project / "runs.yaml").read_text()
     fails(grid.main, [], capsys, "grid.scores.1", "registered: concat")
-    assert (project / "params.yaml").read_text() == text  # nothing written
+    assert (project / "runs.yaml").read_text() == text  # nothing written
 
 
 def test_grid_edited_without_regenerating_is_stale(project, capsys):
     edit(project, setter("grid.seeds", [1, 2]))
-    fails(check.main, [], capsys, "designs", "rerun `python -m pipeline.grid`")
+    fails(check.main, [], capsys, "runs.yaml: runs: does not match", "rerun `python -m pipeline.grid`")
 
 
 def test_hand_edited_run_is_rejected(project, capsys):
-    text = (project / "params.yaml").read_text()
+    text = (project / "runs.yaml").read_text()
     out = "out: artifacts/numbers/gru-bi-luong-general-s1"
-    (project / "params.yaml").write_text(text.replace(out, "out: artifacts/elsewhere", 1))
+    (project / "runs.yaml").write_text(text.replace(out, "out: artifacts/elsewhere", 1))
     fails(check.main, [], capsys, f"runs.{BASELINE}.out")
 
 
@@ -277,9 +274,9 @@ def test_diverging_training_stops_and_a_revert_restores_the_finished_run(project
     assert f"evaluate@{BASELINE}" not in ran(done)
 
 
-def test_write_params_keeps_designs_generated(tmp_path):
+def test_write_params_writes_runs_as_the_grid_does(tmp_path):
     """The helper the cases above rely on writes what `python -m pipeline.grid` would (else every case would
-    fail on a stale design, and for the wrong reason)."""
+    fail on a stale runs.yaml, and for the wrong reason)."""
     from tests.conftest import ROOT, TINY, merge
 
     params = write_params(tmp_path, merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY))

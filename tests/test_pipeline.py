@@ -10,6 +10,7 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from pipeline.core.params import load_params
 from pipeline.core.runs import runs_from_params
 from tests.conftest import MULTI30K, ROOT, dvc, make_project, result_numbers, write_params
 
@@ -146,7 +147,7 @@ def test_full_profile_runs_end_to_end_at_tiny_size(tmp_path):
             "grid": {"scores": ["none", "general"], "cells": ["gru"], "directions": ["bi"], "seeds": [1]}}
     project = make_project(tmp_path / "full", over, base="profiles/full.yaml", design="factorial")
     dvc(project, "repro")
-    runs = runs_from_params(yaml.safe_load((project / "params.yaml").read_text()))
+    runs = runs_from_params(load_params(project / "params.yaml"))
     assert {r.corpus for r in runs} == {"bible-nt", "multi30k"} and len(runs) == 4
     for run in runs:
         ev = json.loads((project / "artifacts" / run.corpus / run.variant / "eval.json").read_text())

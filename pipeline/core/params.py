@@ -14,11 +14,29 @@ from pipeline.core.errors import ConfigError
 T = TypeVar("T")
 
 
-def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
-    """The whole params.yaml as a dict (empty file -> {})."""
+GENERATED = ("sources", "runs")  # the sections of runs.yaml (pipeline/grid.py writes it)
+
+
+def load_params(path: str | Path = "params.yaml", runs: bool = True) -> dict[str, Any]:
+    """The whole params.yaml as a dict (empty file -> {}), with `sources:` and `runs:` from the runs.yaml beside it
+    (`runs=False`: params.yaml alone). Both files' sections land in one dict because every reader wants both."""
     path = Path(path)
+    params = _read_yaml(path)
+    for name in (*GENERATED, "designs"):
+        if name in params:
+            raise ConfigError(f"{path}: {name}: generated into runs.yaml now (grid.design picks the design); delete "
+                              f"the section and run `python -m pipeline.grid`")
+    runs_file = path.with_name("runs.yaml")
+    if runs and runs_file.is_file():
+        generated = _read_yaml(runs_file)
+        params.update({name: generated.get(name) or {} for name in GENERATED})
+    return params
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise ConfigError(f"{path}: params file not found")
+        hint = "; run `python -m pipeline.grid`" if path.name == "runs.yaml" else ""
+        raise ConfigError(f"{path}: not found{hint}")
     try:
         with path.open(encoding="utf-8") as f:
             params = yaml.safe_load(f) or {}

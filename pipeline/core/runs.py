@@ -70,26 +70,27 @@ class Run:
         return f"{ARTIFACTS}/{self.corpus}/{self.variant}"
 
     def item(self) -> dict[str, Any]:
-        """Its `runs:` item in params.yaml: the fields, and `out` for dvc.yaml's paths."""
+        """Its `runs:` item in runs.yaml: the fields, and `out` for dvc.yaml's paths."""
         return {**asdict(self), "out": self.out}
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any], key: str = "") -> Run:
-        """A `runs:` item; `out` must be the folder the factors name (the grid writes it)."""
+        """A `runs:` item; its key and `out` must be the ones its factors name (the grid writes them), so that the run
+        key in a stage's command fixes every factor: dvc.yaml needs no params dep on runs.yaml."""
         fields = {k: v for k, v in item.items() if k != "out"}
         run = build_config(cls, fields, f"runs.{key}")
         if item.get("out", run.out) != run.out:
-            raise ConfigError(f"params.yaml: runs.{key}.out is {item['out']!r}, but its factors name {run.out!r}; "
+            raise ConfigError(f"runs.yaml: runs.{key}.out is {item['out']!r}, but its factors name {run.out!r}; "
                               "edit `grid:` and rerun `python -m pipeline.grid` instead of editing runs by hand")
         if key and key != run.key:
-            raise ConfigError(f"params.yaml: runs.{key}: its factors name the run {run.key!r}; "
+            raise ConfigError(f"runs.yaml: runs.{key}: its factors name the run {run.key!r}; "
                               "rerun `python -m pipeline.grid`")
         return run
 
 
 def runs_from_params(params: dict) -> list[Run]:
-    """The runs DVC fans out over (`runs:` in params.yaml), in file order."""
+    """The runs DVC fans out over (`runs:` of runs.yaml, merged in by `load_params`), in file order."""
     runs = params.get("runs") or {}
     if not isinstance(runs, dict):
-        raise ConfigError(f"params.yaml: runs: expected a mapping of runs (`runs: *ablation`), got {runs!r}")
+        raise ConfigError(f"runs.yaml: runs: expected a mapping of runs, got {runs!r}; rerun `python -m pipeline.grid`")
     return [Run.from_item(item, key) for key, item in runs.items()]

@@ -106,9 +106,8 @@ class RunContext:
 
     @property
     def design(self) -> str:
-        """Which design `runs:` points at (`ablation` or `factorial`), for tags."""
-        designs = self.params.get("designs", {})
-        return next((name for name, runs in designs.items() if runs == self.params["runs"]), "custom")
+        """Which design runs.yaml holds (`grid.design`: ablation or factorial), for tags."""
+        return (self.params.get("grid") or {}).get("design", "ablation")
 
     @property
     def params_hash(self) -> str:
