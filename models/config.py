@@ -26,6 +26,7 @@ from models.validation import (
     NonNegReal,
     PositiveReal,
     Ratio,
+    one_of,
     parse,
     real,
     registered,
@@ -90,6 +91,7 @@ class TrainConfig(FromDict):
     val_every: Count = 200
     patience: NonNegInt = 0  # validations without val/bleu improvement before stopping; 0 = off
     seed: Int = 1
+    precision: one_of("auto", "32", "bf16-mixed") = "auto"  # auto: bf16 where a probe measures it faster
 
     def __post_init__(self):
         SCHEDULES.check(self.schedule)

@@ -57,14 +57,18 @@ Percent = real(ge=0, le=100)  # BLEU and the like
 
 
 def one_of(*valid: str) -> Any:
-    """A string among `valid`, the error listing them."""
+    """A string among `valid`, the error listing them. An integer is read as its digits (`precision: 32` is
+    `"32"`, as YAML gives it)."""
+
+    def digits(value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     def check(value: str) -> str:
         if value not in valid:
             raise ValueError(f"unknown value {value!r}; valid: {', '.join(valid)}")
         return value
 
-    return Annotated[str, AfterValidator(check)]
+    return Annotated[str, BeforeValidator(digits), AfterValidator(check)]
 
 
 def registered(check: Callable[[str], str]) -> Any:

@@ -17,9 +17,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from pipeline.core import logs
+from pipeline.core import logs, phases
 from pipeline.core.errors import UserError, exit_on_user_error
 
 
@@ -52,7 +53,9 @@ def member_env(threads: int) -> dict:
 
 def run_job(stages: list[str], threads: int) -> str:
     """Reproduce `stages` (no upstream check: the data is ready) in their own `dvc repro -s` process."""
+    t0 = time.perf_counter()
     dvc("--wait-for-lock", "repro", "-s", *stages, env=member_env(threads))
+    phases.record(stage="job", run=stages[0].split("@")[-1], wall_s=round(time.perf_counter() - t0, 3))
     return " ".join(stages)
 
 

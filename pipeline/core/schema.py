@@ -92,6 +92,7 @@ class TrainSummary:
     threads: int
     host: Host | None = None
     mlflow_run_id: str = ""
+    precision: str = "32-true"  # what ran: 32-true | bf16-mixed (train.precision, `auto` resolved)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import mlflow
 import torch
 
-from models.lit import Seq2SeqModule
+from models.config import ModelConfig
+from models.seq2seq import Seq2Seq
+from pipeline.core.phases import phase
 from pipeline.core.schema import (
     AttentionFile,
     Cost,
@@ -37,12 +39,19 @@ from pipeline.member.batching import pairs_from_split
 from pipeline.member.context import RunContext
 
 
-def load_model(ctx: RunContext):
-    """The member's Seq2Seq from ckpt/best.ckpt, in eval mode on CPU (or the GPU when there is one)."""
+def load_model(ctx: RunContext) -> Seq2Seq:
+    """The member's Seq2Seq from ckpt/best.ckpt, in eval mode on CPU (or the GPU when there is one).
+
+    Read with torch alone, not `Seq2SeqModule.load_from_checkpoint`: importing Lightning costs this stage 3.5 s and
+    is not needed to decode. The checkpoint holds the module's hyperparameters (`save_hyperparameters`) and its
+    state dict, whose `model.` entries are the Seq2Seq's."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    module = Seq2SeqModule.load_from_checkpoint(ctx.out / "ckpt" / "best.ckpt", map_location=device,
-                                                weights_only=True)  # tensors and plain values only: no pickled code
-    return module.model.eval()
+    ckpt = torch.load(ctx.out / "ckpt" / "best.ckpt", map_location=device,
+                      weights_only=True)  # tensors and plain values only: no pickled code
+    hp = ckpt["hyper_parameters"]
+    model = Seq2Seq(ModelConfig.from_dict(hp["model"]), hp["src_vocab"], hp["tgt_vocab"])
+    model.load_state_dict({k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()})
+    return model.to(device).eval()
 
 
 def evaluate_split(ctx: RunContext, model, name: str, detok) -> tuple[SplitScores, dict]:
@@ -53,15 +62,19 @@ def evaluate_split(ctx: RunContext, model, name: str, detok) -> tuple[SplitScore
     scores, hyps = {}, {}
     for decode_name, beam in (("greedy", False), ("beam", True)):
         decode = search_fn(ctx.decode_cfg, beam)
-        ids, seconds = decode_all(model, pairs, decode, cfg.batch_size)
-        hyps[decode_name] = [detok(x) for x in ids]
-        scores[decode_name] = DecodeScores(
-            **quality(hyps[decode_name], refs, src_lens, list(cfg.length_buckets)),
-            latency_ms=round(latency_ms(model, pairs[: cfg.latency_sentences], decode), 2),
-            sentences_per_s=round(len(pairs) / seconds, 1),
-            beam_size=ctx.decode_cfg.beam_size if beam else None)
-    attends = model.decoder.attention.context_dim > 0
-    aligned = alignment(forced_attention(model, pairs, cfg.batch_size), split) if attends else None
+        with phase(f"decode_{decode_name}"):
+            ids, seconds = decode_all(model, pairs, decode, cfg.batch_size)
+            hyps[decode_name] = [detok(x) for x in ids]
+        with phase("quality"):
+            scored = quality(hyps[decode_name], refs, src_lens, list(cfg.length_buckets))
+        with phase("latency"):
+            latency = latency_ms(model, pairs[: cfg.latency_sentences], decode)
+        scores[decode_name] = DecodeScores(**scored, latency_ms=round(latency, 2),
+                                           sentences_per_s=round(len(pairs) / seconds, 1),
+                                           beam_size=ctx.decode_cfg.beam_size if beam else None)
+    with phase("alignment"):
+        attends = model.decoder.attention.context_dim > 0
+        aligned = alignment(forced_attention(model, pairs, cfg.batch_size), split) if attends else None
     return SplitScores(**scores, alignment=aligned), hyps
 
 
@@ -80,9 +93,12 @@ def cost(ctx: RunContext, model, train: TrainSummary) -> Cost:
 
 def evaluate(ctx: RunContext) -> EvalResult:
     """Every configured split present in the corpus; writes hyps/, attention.json, eval.json and metrics.json."""
-    tracking_uri()  # an unreachable tracking server fails here, before anything is written
-    model, detok = load_model(ctx), load_tokenizer(ctx.data / "spm.tgt.model").detokenize
-    train = read_json(ctx.out / "train.json", TrainSummary)
+    with phase("mlflow"):
+        tracking_uri()  # an unreachable tracking server fails here, before anything is written
+    with phase("data_model"):
+        model, detok = load_model(ctx), load_tokenizer(ctx.data / "spm.tgt.model").detokenize
+        train = read_json(ctx.out / "train.json", TrainSummary)
+        ctx.dataset  # noqa: B018 -- loaded here, so that its time is not counted as decoding
     (ctx.out / "hyps").mkdir(parents=True, exist_ok=True)
     splits, examples = {}, []
     for name in [s for s in ctx.eval_cfg.splits if s in ctx.dataset]:
@@ -90,15 +106,20 @@ def evaluate(ctx: RunContext) -> EvalResult:
         for decode_name, lines in hyps.items():
             (ctx.out / "hyps" / f"{name}.{decode_name}.txt").write_text("".join(f"{h}\n" for h in lines))
         if name == "test":
-            examples = attention_examples(model, ctx.dataset["test"], ctx.eval_cfg.attention_examples,
-                                          search_fn(ctx.decode_cfg, False), load_tokenizer(ctx.data / "spm.tgt.model"))
+            with phase("attention_maps"):
+                examples = attention_examples(model, ctx.dataset["test"], ctx.eval_cfg.attention_examples,
+                                              search_fn(ctx.decode_cfg, False),
+                                              load_tokenizer(ctx.data / "spm.tgt.model"))
     run = ctx.run
+    with phase("flops"):
+        spent = cost(ctx, model, train)
     result = EvalResult(run=ctx.key, corpus=run.corpus, variant=run.variant, factors=Factors(**run.factors),
-                        splits=splits, cost=cost(ctx, model, train))
+                        splits=splits, cost=spent)
     write_json(ctx.out / "eval.json", result)
     write_json(ctx.out / "metrics.json", headline(result, train))
     write_json(ctx.out / "attention.json", AttentionFile(examples))
-    log_to_mlflow(ctx, train.mlflow_run_id, result)
+    with phase("mlflow"):
+        log_to_mlflow(ctx, train.mlflow_run_id, result)
     return result
 
 

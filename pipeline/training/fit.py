@@ -10,11 +10,14 @@ from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.loggers import MLFlowLogger
 
 from models.lit import Seq2SeqModule
+from pipeline.core.phases import add, phase
 from pipeline.core.schema import TrainSummary, read_json, write_json
 from pipeline.core.tokenizer import load_tokenizer
 from pipeline.core.tracking import log_dataset_inputs, start_member_run, tracking_uri
 from pipeline.member.batching import loader, pairs_from_split
 from pipeline.member.context import RunContext
+from pipeline.training.precision import Sizes
+from pipeline.training.precision import resolve as resolve_precision
 from pipeline.training.trainer import (
     Curves,
     KillAtStep,
@@ -40,26 +43,33 @@ def train(ctx: RunContext) -> TrainSummary:
     """Fit one member for `train.max_steps` steps; write ckpt/, train.json and curves.json."""
     cfg = ctx.train_cfg
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    tracking_uri()  # an unreachable tracking server fails here, before anything is touched
+    with phase("mlflow"):
+        tracking_uri()  # an unreachable tracking server fails here, before anything is touched
     ckpt_dir, outputs = ctx.out / "ckpt", (ctx.out / "train.json", ctx.out / "curves.json")
-    stamp = f"{ctx.params_hash}-{code_hash(ctx.root)}"
+    sizes = Sizes(ctx.model_cfg.emb_dim, ctx.model_cfg.hidden, cfg.batch_size, ctx.meta.tgt_vocab_size)  # the grid's
+    precision = resolve_precision(cfg.precision, sizes)  # `auto`: bf16 only where the probe measures it faster
+    stamp = f"{ctx.params_hash}-{code_hash(ctx.root)}-{precision}"  # a checkpoint resumes only in its precision
     if restore_previous(ckpt_dir, stamp, outputs):
         print(f"{ctx.key}: restored the finished run of these params and code from ckpt/previous/ (not retrained)",
               flush=True)
         return read_json(outputs[0], TrainSummary)
     last = resume_point(ckpt_dir, stamp)
     resumed_from = checkpoint_step(last) if last else None
-    train_dl = loader(pairs_from_split(ctx.dataset["train"]), cfg.batch_size, seed=cfg.seed)
-    valid_dl = loader(pairs_from_split(ctx.dataset["valid"]), 100, shuffle=False)
-    module, curves = build_module(ctx), Curves()
-    with start_member_run(ctx.key, ctx.run.variant, ctx.run.corpus, ctx.design, f"train@{ctx.key}",
-                          ctx.params_hash) as active:
-        log_dataset_inputs(ctx.dataset, ["train", "valid"], str(ctx.data / "dataset"), ctx.run.corpus)
-        logger = MLFlowLogger(tracking_uri=tracking_uri(), run_id=active.info.run_id, log_model=False)
-        logger.log_hyperparams({"run": ctx.key, **ctx.model_cfg.to_dict(), **cfg.to_dict(),
-                                **dataclasses.asdict(ctx.meta)})
+    with phase("data_model"):
+        train_dl = loader(pairs_from_split(ctx.dataset["train"]), cfg.batch_size, seed=cfg.seed)
+        valid_dl = loader(pairs_from_split(ctx.dataset["valid"]), 100, shuffle=False)
+        module, curves = build_module(ctx), Curves()
+    with phase("mlflow"):  # the run's start; its end is timed by the process total alone
+        active = start_member_run(ctx.key, ctx.run.variant, ctx.run.corpus, ctx.design, f"train@{ctx.key}",
+                                  ctx.params_hash)
+    with active:  # ends the run, FAILED if training raised
+        with phase("mlflow"):
+            log_dataset_inputs(ctx.dataset, ["train", "valid"], str(ctx.data / "dataset"), ctx.run.corpus)
+            logger = MLFlowLogger(tracking_uri=tracking_uri(), run_id=active.info.run_id, log_model=False)
+            logger.log_hyperparams({"run": ctx.key, **ctx.model_cfg.to_dict(), **cfg.to_dict(),
+                                    **dataclasses.asdict(ctx.meta), "precision_resolved": precision})
         trainer = make_trainer(cfg.max_steps, min(cfg.val_every, cfg.max_steps), ckpt_dir, curves, logger, ctx.key,
-                               ctx.verbose)
+                               ctx.verbose, precision)
         if os.environ.get("ATTNBENCH_KILL_AT_STEP"):
             trainer.callbacks.append(KillAtStep(int(os.environ["ATTNBENCH_KILL_AT_STEP"]),
                                                 os.environ.get("ATTNBENCH_KILL_SIGNAL", "KILL")))
@@ -68,10 +78,15 @@ def train(ctx: RunContext) -> TrainSummary:
             trainer.callbacks.append(EarlyStopping("val/bleu", mode="max", patience=cfg.patience))
         if resumed_from is not None:
             print(f"resuming {ctx.key} from step {resumed_from} ({last})", flush=True)
-        trainer.fit(module, train_dl, valid_dl, ckpt_path=last, weights_only=True)  # no pickled code runs
-        result = summary(trainer, curves, resumed_from, active.info.run_id)
-        logger.log_metrics({f"train/{k}": v for k, v in dataclasses.asdict(result).items()
-                            if isinstance(v, int | float)})
+        steps_s = curves.train_s
+        with phase("fit"):
+            trainer.fit(module, train_dl, valid_dl, ckpt_path=last, weights_only=True)  # no pickled code runs
+        add("steps", curves.train_s - steps_s)
+        add("validation", curves.val_s)
+        result = summary(trainer, curves, resumed_from, active.info.run_id, precision)
+        with phase("mlflow"):
+            logger.log_metrics({f"train/{k}": v for k, v in dataclasses.asdict(result).items()
+                                if isinstance(v, int | float)})
     write_json(outputs[0], result)
     write_json(outputs[1], curves.rows)
     mark_complete(ckpt_dir, outputs)

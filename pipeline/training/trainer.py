@@ -37,9 +37,10 @@ class Curves(Callback):
     def __init__(self):
         self.rows: list[CurvePoint] = []
         self.train_s = 0.0  # time inside training steps (excludes validation decoding)
+        self.val_s = 0.0  # time in validation, this process only (for pipeline/core/phases.py)
         self.wall_s = 0.0  # whole fit time, accumulated across resumes
         self.tokens = 0
-        self._t0 = self._wall0 = 0.0
+        self._t0 = self._wall0 = self._v0 = 0.0
 
     def on_fit_start(self, trainer, pl_module):
         self._wall0 = time.perf_counter() - self.wall_s
@@ -51,7 +52,11 @@ class Curves(Callback):
         self.train_s += time.perf_counter() - self._t0
         self.tokens += int((batch["tgt_out"] != 0).sum())
 
+    def on_validation_start(self, trainer, pl_module):
+        self._v0 = time.perf_counter()
+
     def on_validation_end(self, trainer, pl_module):
+        self.val_s += time.perf_counter() - self._v0
         if trainer.sanity_checking:
             return
         self.wall_s = time.perf_counter() - self._wall0
@@ -252,8 +257,9 @@ class Progress(Callback):
 
 
 def make_trainer(max_steps: int, val_every: int, ckpt_dir: Path, curves: Curves, logger, run: str,
-                 verbose: bool = False) -> L.Trainer:
-    """A Trainer with a step budget; bf16 autocast on GPU, deterministic fp32 on CPU. (Gradient clipping is the
+                 verbose: bool = False, precision: str = "32-true") -> L.Trainer:
+    """A Trainer with a step budget, in `precision` (`pipeline/training/precision.py` resolves train.precision),
+    deterministic on CPU. (Gradient clipping is the
     module's, from `train.clip`.) `last.ckpt` is written at every validation and on Ctrl-C. One progress bar per
     member (`Progress`); `verbose` adds Lightning's own bar and model summary."""
     gpu = torch.cuda.is_available()
@@ -264,14 +270,15 @@ def make_trainer(max_steps: int, val_every: int, ckpt_dir: Path, curves: Curves,
     callbacks = [best, curves, SaveOnInterrupt(ckpt_dir / "last.ckpt")]
     callbacks += [] if verbose else [Progress(run, max_steps)]
     return L.Trainer(max_steps=max_steps, val_check_interval=val_every, check_val_every_n_epoch=None,
-                     accelerator="auto", devices=1, precision="bf16-mixed" if gpu else "32-true",
+                     accelerator="auto", devices=1, precision=precision,
                      deterministic=not gpu, logger=logger, callbacks=callbacks, enable_progress_bar=verbose,
                      enable_model_summary=verbose,
                      log_every_n_steps=max(1, val_every // 4), num_sanity_val_steps=0,
                      default_root_dir=str(ckpt_dir))
 
 
-def summary(trainer: L.Trainer, curves: Curves, resumed_from: int | None, mlflow_run_id: str) -> TrainSummary:
+def summary(trainer: L.Trainer, curves: Curves, resumed_from: int | None, mlflow_run_id: str,
+            precision: str) -> TrainSummary:
     """train.json: the budget actually run, the selected checkpoint, speed and memory."""
     scored = [r for r in curves.rows if r.val_bleu is not None]
     best = max(scored, key=lambda r: r.val_bleu, default=None)
@@ -290,4 +297,5 @@ def summary(trainer: L.Trainer, curves: Curves, resumed_from: int | None, mlflow
         threads=torch.get_num_threads(),
         host=host(),
         mlflow_run_id=mlflow_run_id,
+        precision=precision,
     )
