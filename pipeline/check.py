@@ -27,12 +27,21 @@ from models.diagnose import DiagnoseConfig
 from pipeline.core import logs
 from pipeline.core.errors import ConfigError, exit_on_user_error
 from pipeline.core.numerics import numerics
-from pipeline.core.params import GENERATED, build_config, load_params, user_config
+from pipeline.core.params import (
+    DEFAULT_PROFILE,
+    GENERATED,
+    PROFILE_FILE,
+    PROFILES,
+    active_profile,
+    build_config,
+    load_params,
+    user_config,
+)
 from pipeline.core.runs import Run, runs_from_params
 from pipeline.core.tracking import tracking_uri
 from pipeline.data.corpora import CORPORA, corpus_config
 from pipeline.data.subwords import subword_config
-from pipeline.grid import GridSpec, grid_corpora, render_runs
+from pipeline.grid import GridSpec, grid_corpora, read_overlay, render_profile, render_runs
 from pipeline.member.context import EvaluateConfig, model_config
 from pipeline.reporting.config import report_config
 
@@ -87,12 +96,12 @@ def check(params: dict, project: Path) -> Findings:
     spec = found.collect(lambda: GridSpec.from_dict(params.get("grid")))
     runs = found.collect(lambda: runs_from_params(params))
     if runs == []:
-        found.errors.append("runs.yaml: runs: empty; run `python -m pipeline.grid`")
+        found.errors.append("runs.yaml: runs: empty; run `attnbench grid`")
     for run in runs or []:
         found.collect(lambda r=run: model_config(params, r))
         if corpora and run.corpus not in corpora:
             found.errors.append(f"runs.yaml: runs.{run.key}: corpus {run.corpus!r} is not in data.corpora "
-                                f"({', '.join(corpora)}); rerun `python -m pipeline.grid`")
+                                f"({', '.join(corpora)}); rerun `attnbench grid`")
     if spec is not None and corpora:
         stale = found.collect(lambda: _stale_runs(params, project))
         if stale:
@@ -104,17 +113,63 @@ def check(params: dict, project: Path) -> Findings:
     return found
 
 
+def _blame_profile(errors: list[str], path: Path) -> list[str]:
+    """Errors about a key the active profile sets name the profile's file instead of params.yaml (a bad value
+    in profiles/laptop.yaml is fixed there)."""
+    project = path.resolve().parent
+    try:
+        name = active_profile(project)
+        overlay = yaml.safe_load((project / PROFILES / f"{name}.yaml").read_text()) or {}
+    except (ConfigError, OSError, yaml.YAMLError):
+        return errors
+
+    def sets(key: str) -> bool:  # the overlay gives `key` its value: the key itself, or a list or scalar above it
+        node = overlay
+        for part in key.split("."):
+            if not isinstance(node, dict):
+                return True
+            if part not in node:
+                return False
+            node = node[part]
+        return True
+
+    out = []
+    for line in errors:
+        head, _, rest = line.partition(": ")
+        key = rest.split(":", 1)[0]
+        if head == "params.yaml" and key and " " not in key and sets(key):
+            line = f"{PROFILES}/{name}.yaml: {rest}"
+        out.append(line)
+    return out
+
+
+def _stale_profile(path: Path) -> str | None:
+    """Why profile.yaml no longer matches its profiles/<name>.yaml and the base's sections, or None."""
+    project = path.resolve().parent
+    if not (project / PROFILE_FILE).is_file():
+        return f"{PROFILE_FILE}: not found; run `attnbench profile {DEFAULT_PROFILE}`"
+    name = active_profile(project)
+    base = load_params(path, runs=False, profile=False)
+    expected = render_profile(base, name, read_overlay(project, name, base))
+    if yaml.safe_load((project / PROFILE_FILE).read_text()) != expected:
+        return (f"{PROFILE_FILE}: does not match {PROFILES}/{name}.yaml (edited since the last `attnbench profile "
+                f"{name}`?); rerun `attnbench profile {name}`")
+    return None
+
+
 def _stale_runs(params: dict, project: Path) -> str | None:
     """Why runs.yaml no longer matches `grid:` and `data.corpora`, or None."""
-    expected = yaml.safe_load(render_runs(params, project))
+    expected = yaml.safe_load(render_runs(params, project, active_profile(project)))
     if "runs" not in params:
-        return "not found; run `python -m pipeline.grid`"
+        return "not found; run `attnbench grid`"
+    if params.get("profile") != expected["profile"]:
+        return f"profile: {params.get('profile')!r}, profile.yaml: {expected['profile']!r}; rerun `attnbench grid`"
     if (params.get("runs") or {}) != (expected["runs"] or {}):
         return ("runs: does not match params.yaml's `grid:` and `data.corpora` (edited since the last "
-                "`python -m pipeline.grid`?); rerun `python -m pipeline.grid`")
+                "`attnbench grid`?); rerun `attnbench grid`")
     if (params.get("sources") or {}) != expected["sources"]:
         return (f"sources: {params.get('sources')} does not match the corpora's data {expected['sources']}; "
-                "rerun `python -m pipeline.grid`")
+                "rerun `attnbench grid`")
     return None
 
 
@@ -146,7 +201,12 @@ def _train_warnings(train: TrainConfig) -> list[str]:
 
 def check_file(path: str | Path = "params.yaml") -> Findings:
     """Load and check a params file; a ConfigError (one line per problem) if anything is wrong."""
-    found = check(load_params(path), Path(path).resolve().parent)
+    path = Path(path)
+    found = check(load_params(path), path.resolve().parent)
+    stale = found.collect(lambda: _stale_profile(path))
+    if stale:
+        found.errors.append(stale)
+    found.errors = _blame_profile(found.errors, path)
     found.collect(tracking_uri)  # the MLflow store every member logs to answers (a server: within seconds)
     if found.errors:
         raise ConfigError("\n".join(found.errors))

@@ -36,12 +36,13 @@ def dvc(*args: str, env: dict | None = None, capture: bool = False) -> subproces
     return done
 
 
-def stale_jobs() -> list[list[str]]:
+def stale_jobs(corpus: str | None = None) -> list[list[str]]:
     """Independent jobs that `dvc status` reports as changed, in dvc.yaml order: `diagnose`, and each member's
-    `train@…` with its `evaluate@…`."""
+    `train@…` with its `evaluate@…` (only `corpus`'s members when given)."""
     status = json.loads(dvc("status", "--json", capture=True).stdout or "{}")
     jobs = [["diagnose"]] if "diagnose" in status else []
-    return jobs + [[name, name.replace("train@", "evaluate@", 1)] for name in status if name.startswith("train@")]
+    prefix = f"train@{corpus}-" if corpus else "train@"
+    return jobs + [[name, name.replace("train@", "evaluate@", 1)] for name in status if name.startswith(prefix)]
 
 
 def member_env(threads: int) -> dict:
@@ -68,12 +69,13 @@ def member_threads(params_path: str = "params.yaml") -> int:
 
 
 @exit_on_user_error
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", "-j", type=int, default=0,
                         help="grid members trained at once (default: cores / numerics.threads)")
+    parser.add_argument("--corpus", help="run this corpus's members and report only (default: the whole pipeline)")
     logs.add_flags(parser)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     logs.configure(args.verbose)
     logs.pass_on(args)
     cores, threads = os.cpu_count() or 1, member_threads()
@@ -86,7 +88,14 @@ def main() -> None:
     check_file()  # the whole params.yaml, before DVC touches any output (DVC removes a stage's outputs first)
     env = member_env(cores)
     dvc("repro", "tokenize", env=env)  # the check stage and the data every member needs, once
-    jobs = stale_jobs()
+    if args.corpus:
+        from pipeline.core.params import load_params
+        from pipeline.core.runs import runs_from_params
+
+        corpora = sorted({r.corpus for r in runs_from_params(load_params())})
+        if args.corpus not in corpora:
+            raise UserError(f"--corpus {args.corpus}: not a corpus of the active profile; valid: {', '.join(corpora)}")
+    jobs = stale_jobs(args.corpus)
     print(f"running {len(jobs)} job(s), {args.jobs} at a time, {threads} thread(s) each", flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(run_job, job, threads) for job in jobs]
@@ -97,7 +106,8 @@ def main() -> None:
             for future in futures:
                 future.cancel()
             raise
-    dvc("repro", env=env)  # whatever is left: evaluations of unchanged members, the report
+    # whatever is left: evaluations of unchanged members, the report(s)
+    dvc("repro", *([f"report@{args.corpus}"] if args.corpus else []), env=env)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.grid import RUNS_FILE, render_runs
+from pipeline.core.params import DEFAULT_PROFILE, PROFILE_FILE, apply_overlay
+from pipeline.grid import RUNS_FILE, dump_profile, render_profile, render_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 MULTI30K = ROOT.parent / "shared" / "corpora" / "multi30k"
@@ -42,31 +43,35 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
-GENERATED = ("sources", "runs")  # runs.yaml's sections, which `load_params` merges in
+GENERATED = ("profile", "sources", "runs")  # runs.yaml's sections, which `load_params` merges in
 
 
 def write_params(project: Path, params: dict, design: str = "ablation") -> dict:
-    """params.yaml (with `grid.design`) and the runs.yaml `python -m pipeline.grid` writes from it; the merged
-    params, as `load_params` returns them."""
+    """params.yaml (with `grid.design`) as the base of the default profile, its (empty) profile.yaml, and the
+    runs.yaml `attnbench grid` writes from it; the merged params, as `load_params` returns them."""
     head = {k: v for k, v in params.items() if k not in GENERATED}
     head["grid"] = {**head.get("grid", {}), "design": design}
     (project / "params.yaml").write_text(yaml.safe_dump(head, sort_keys=False))
+    (project / PROFILE_FILE).write_text(dump_profile(render_profile(head, DEFAULT_PROFILE, {})))
     generated = render_runs(head, project)
     (project / RUNS_FILE).write_text(generated)
     return {**head, **yaml.safe_load(generated)}
 
 
-def make_project(folder: Path, over: dict, base: str = "params.yaml", design: str = "ablation") -> Path:
-    """A copy of the project's pipeline with tiny params, as its own git + DVC repository."""
+def make_project(folder: Path, over: dict, profile: str = DEFAULT_PROFILE, design: str = "ablation") -> Path:
+    """A copy of the project's pipeline with tiny params, as its own git + DVC repository: `profile`'s effective
+    params, with `over` on top, are its params.yaml (its own default profile)."""
     folder.mkdir(parents=True)
-    for name in ("dvc.yaml", ".dvcignore", "pipeline", "models"):
+    for name in ("dvc.yaml", ".dvcignore", "pipeline", "models", "profiles"):
         src, dst = ROOT / name, folder / name
         if src.is_dir():
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(src, dst)
     (folder / ".gitignore").write_text("/data/\n/artifacts/\n/mlflow.db\n/.mlflow.lock\n")
-    write_params(folder, merge(yaml.safe_load((ROOT / base).read_text()), over), design)
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    overlay = yaml.safe_load((ROOT / "profiles" / f"{profile}.yaml").read_text()) or {}
+    write_params(folder, merge(apply_overlay(base, overlay, profile), over), design)
     for cmd in (["git", "init", "-q"], [str(BIN / "dvc"), "init", "-q"],
                 [str(BIN / "dvc"), "config", "core.analytics", "false"]):
         subprocess.run(cmd, cwd=folder, check=True)

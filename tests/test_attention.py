@@ -141,12 +141,30 @@ def test_dot_and_cosine_refuse_unequal_sizes():
             Attention(name, 8, 16, tiny_cfg().score_options)
 
 
-def test_location_slices_to_source_length_and_rejects_longer():
+def test_location_beyond_max_src_len_repeats_the_last_positions_logit():
+    """The defined behaviour past `max_src_len` (DESIGN.md): positions 7.. share position 6's logit; up to 7
+    nothing changes."""
+    torch.manual_seed(0)
     attn = Attention("location", H, H, {"location": {"max_src_len": 7}})
-    mask = torch.ones(1, 7, dtype=torch.bool)
-    assert attn(torch.randn(1, H), torch.randn(1, 7, H), mask)[1].shape == (1, 7)
-    with pytest.raises(ValueError, match="max_src_len 7"):
-        attn(torch.randn(1, H), torch.randn(1, 8, H), torch.ones(1, 8, dtype=torch.bool))
+    query = torch.randn(2, H)
+    short = attn(query, torch.randn(2, 5, H), torch.ones(2, 5, dtype=torch.bool))[1]
+    long_ = attn(query, torch.randn(2, 11, H), torch.ones(2, 11, dtype=torch.bool))[1]
+    logits = attn.score.W(query)  # (2, 7)
+    torch.testing.assert_close(short, torch.softmax(logits[:, :5], -1))
+    expected = torch.softmax(torch.cat([logits, logits[:, -1:].expand(2, 4)], -1), -1)
+    torch.testing.assert_close(long_, expected)
+    assert torch.allclose(long_[:, 6:], long_[:, 6:7].expand(2, 5))
+
+
+@pytest.mark.parametrize("decoder", ["bahdanau", "luong"])
+def test_location_model_decodes_sources_longer_than_max_src_len(decoder):
+    torch.manual_seed(0)
+    model = Seq2Seq(tiny_cfg(decoder=decoder, score="location"), VOCAB, VOCAB).eval()  # max_src_len 12
+    src = torch.randint(4, VOCAB, (2, 20))
+    with torch.no_grad():
+        logits, attn = model(src, torch.tensor([20, 15]), torch.full((2, 3), BOS))
+        hyps = greedy(model, src, torch.tensor([20, 15]), 5)
+    assert attn.shape[-1] == 20 and torch.isfinite(logits).all() and len(hyps) == 2
 
 
 def test_none_has_an_empty_context(inputs):

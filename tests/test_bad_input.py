@@ -41,7 +41,8 @@ def finished(tiny_grid, tmp_path_factory):
     """A private copy of the finished tiny project, its params text and its output snapshot."""
     project = tmp_path_factory.mktemp("bad") / "project"
     shutil.copytree(tiny_grid[0], project, symlinks=True)
-    return project, {f: (project / f).read_text() for f in ("params.yaml", "runs.yaml")}, snapshot(project)
+    texts = {f: (project / f).read_text() for f in ("params.yaml", "profile.yaml", "runs.yaml")}
+    return project, texts, snapshot(project)
 
 
 @pytest.fixture
@@ -149,7 +150,33 @@ def test_grid_checks_names_before_writing(project, capsys):
 
 def test_grid_edited_without_regenerating_is_stale(project, capsys):
     edit(project, setter("grid.seeds", [1, 2]))
-    fails(check.main, [], capsys, "runs.yaml: runs: does not match", "rerun `python -m pipeline.grid`")
+    fails(check.main, [], capsys, "runs.yaml: runs: does not match", "rerun `attnbench grid`")
+
+
+def test_profile_with_a_key_the_base_lacks_is_rejected(project, capsys):
+    texts = {f: (project / f).read_text() for f in ("profile.yaml", "runs.yaml")}
+    (project / "profiles" / "typo.yaml").write_text("train: {max_step: 5}\n")
+    try:
+        fails(grid.main, ["--profile", "typo"], capsys, "profiles/typo.yaml: train.max_step: not a key of params.yaml",
+              "valid here: batch_size, clip")
+    finally:
+        (project / "profiles" / "typo.yaml").unlink()
+    assert {f: (project / f).read_text() for f in texts} == texts  # nothing written
+    fails(grid.main, ["--profile", "nope"], capsys, "profiles/nope.yaml: no such profile; known: full, ")
+
+
+def test_bad_value_in_a_profile_names_the_profile(project, capsys):
+    (project / "profiles" / "bad.yaml").write_text("train: {lr: -1}\n")
+    try:
+        grid.main(["--profile", "bad"])  # the overlay's keys exist; its values are checked with the rest
+        fails(check.main, [], capsys, "profiles/bad.yaml: train.lr")
+    finally:
+        (project / "profiles" / "bad.yaml").unlink()
+
+
+def test_profile_edited_without_switching_again_is_stale(project, capsys):
+    (project / "profile.yaml").write_text((project / "profile.yaml").read_text().replace("train: {}", "train: {lr: 1}"))
+    fails(check.main, [], capsys, "profile.yaml: does not match profiles/quick.yaml", "`attnbench profile quick`")
 
 
 def test_hand_edited_run_is_rejected(project, capsys):
@@ -275,7 +302,7 @@ def test_diverging_training_stops_and_a_revert_restores_the_finished_run(project
 
 
 def test_write_params_writes_runs_as_the_grid_does(tmp_path):
-    """The helper the cases above rely on writes what `python -m pipeline.grid` would (else every case would
+    """The helper the cases above rely on writes what `attnbench grid` would (else every case would
     fail on a stale runs.yaml, and for the wrong reason)."""
     from tests.conftest import ROOT, TINY, merge
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(not MIRROR.is_dir(), reason="no local Multi30k m
 
 def test_counts_from_mirror():
     splits = corpus_config("multi30k", {"base": str(MIRROR)}).load()
-    assert {k: len(v) for k, v in splits.items()} == {"train": 29000, "valid": 1014, "test": 1000}
+    assert {k: len(v) for k, v in splits.items()} == {"train": 29000, "valid": 1014, "test": 1000, "test_long": 309}
     r = splits["test"][0]
     check_record(r)
     assert r.id == "test-000000" and r.sure is None and r.src_words == r.src.split()
@@ -62,3 +62,35 @@ def test_url_base_downloads_into_cache(tmp_path):
 def test_failed_download_names_the_url(tmp_path):
     with pytest.raises(DataError, match=r"file:.*train\.de\.gz: download failed"):
         corpus_config("multi30k", {"base": (tmp_path / "empty").as_uri(), "cache": str(tmp_path / "c")}).load()
+
+
+def test_test_long_joins_consecutive_test_pairs_into_30_to_60_words():
+    splits = corpus_config("multi30k", {"base": str(MIRROR)}).load()
+    test, long_ = splits["test"], splits["test_long"]
+    assert 250 <= len(long_) <= 400  # ~3 captions each out of 1,000
+    by_src = {r.src: i for i, r in enumerate(test)}
+    last = -1
+    for k, rec in enumerate(long_):
+        check_record(rec)
+        assert rec.id == f"test_long-{k:06d}" and 30 <= len(rec.src_words) <= 60 and rec.sure is None
+        # the joined source is 2..4 consecutive test sources, in order, and the target the same pairs' targets
+        start = next(i for i in range(last + 1, len(test)) if rec.src.startswith(test[i].src + " "))
+        n = next(n for n in range(2, 5) if " ".join(r.src for r in test[start:start + n]) == rec.src)
+        assert rec.tgt == " ".join(r.tgt for r in test[start:start + n]) and start > last
+        last = start + n - 1
+    assert len(by_src) > 990
+
+
+def test_test_long_can_be_left_out_and_bad_bounds_are_named():
+    assert "test_long" not in corpus_config("multi30k", {"base": str(MIRROR), "long_max_join": 0}).load()
+    with pytest.raises(Exception, match="long_src_words: min 60 > max 30"):
+        corpus_config("multi30k", {"long_src_words": [60, 30]})
+
+
+def test_a_mirror_is_used_before_the_url_and_a_bad_copy_is_skipped(tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "val.de.gz").write_bytes(b"not the file")
+    cfg = corpus_config("multi30k", {"base": "http://127.0.0.1:9/none", "mirrors": [str(bad), str(MIRROR)],
+                                     "cache": str(tmp_path / "cache"), "long_max_join": 0})
+    assert len(cfg.load()["valid"]) == 1014 and not (tmp_path / "cache").exists()  # nothing downloaded

@@ -12,12 +12,20 @@ import yaml
 from models.cells import CELLS
 from models.scores import SCORES
 from pipeline.core.errors import ConfigError
-from pipeline.core.params import load_params
+from pipeline.core.params import apply_overlay, load_params
 from pipeline.core.runs import Run, runs_from_params
-from pipeline.grid import DESIGNS, GridSpec, ablation, factorial, render_runs
+from pipeline.grid import DESIGNS, GridSpec, ablation, factorial, read_overlay, render_runs
 
 ROOT = Path(__file__).resolve().parents[1]
-PARAMS_FILES = [ROOT / "params.yaml", ROOT / "profiles" / "full.yaml"]
+PROFILES = sorted(p.stem for p in (ROOT / "profiles").glob("*.yaml"))
+
+
+def profile_params(name: str) -> dict:
+    """The effective params of profile `name`: params.yaml with profiles/<name>.yaml over it."""
+    base = load_params(ROOT / "params.yaml", runs=False, profile=False)
+    return apply_overlay(base, read_overlay(ROOT, name, base), name)
+
+
 VALID = {"baseline": {"cell": "gru", "direction": "bi", "decoder": "luong", "score": "general"},
          "scores": ["none", "dot", "general"], "cells": ["rnn", "gru"], "directions": ["uni", "bi"],
          "decoders": ["luong", "bahdanau"], "seeds": [1, 2]}
@@ -60,25 +68,31 @@ def test_unknown_keys_and_directions_are_listed():
 
 def test_runs_yaml_is_in_sync_with_params():
     params = load_params(ROOT / "params.yaml", runs=False)
-    assert (ROOT / "runs.yaml").read_text() == render_runs(params, ROOT), "run `python -m pipeline.grid`"
+    assert (ROOT / "runs.yaml").read_text() == render_runs(params, ROOT), "run `attnbench profile quick`"
 
 
-@pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: p.name)
-def test_params_files_name_a_design_and_hold_no_runs(path):
-    params = load_params(path, runs=False)  # a `runs:` or `designs:` section left in a params file is an error
+@pytest.mark.parametrize("name", PROFILES)
+def test_profiles_name_a_design_and_hold_no_runs(name):
+    params = profile_params(name)
+    assert not {"runs", "designs", "sources"} & set(params)
     assert GridSpec.from_dict(params["grid"]).design in DESIGNS
     yaml.safe_load(render_runs(params, ROOT))  # every name valid
 
 
 def test_full_profile_is_the_factorial_of_288_members():
-    params = load_params(ROOT / "profiles" / "full.yaml", runs=False)
-    runs = yaml.safe_load(render_runs(params, ROOT))["runs"]
+    runs = yaml.safe_load(render_runs(profile_params("full"), ROOT))["runs"]
     assert len(runs) == 2 * 8 * 3 * 2 * 3  # corpora × scores × cells × directions × seeds
 
 
-@pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: p.name)
-def test_every_registered_score_and_cell_is_in_the_grid(path):
-    grid = yaml.safe_load(path.read_text())["grid"]
+def test_laptop_profile_is_the_ablation_with_3_seeds_on_both_real_corpora():
+    runs = [Run.from_item(item, key) for key, item in
+            yaml.safe_load(render_runs(profile_params("laptop"), ROOT))["runs"].items()]
+    assert {r.corpus for r in runs} == {"multi30k", "bible-nt"} and len(runs) == 2 * (1 + 7 + 2 + 1) * 3
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_every_registered_score_and_cell_is_in_the_grid(name):
+    grid = profile_params(name)["grid"]
     assert sorted(grid["scores"]) == SCORES.names(), "list a new score in params.yaml grid.scores"
     assert sorted(grid["cells"]) == CELLS.names()
 

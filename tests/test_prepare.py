@@ -57,3 +57,18 @@ def test_stage_bad_input_exits_2_with_one_line(tmp_path):
     assert done.stderr.strip().splitlines() == [f"error: {tmp_path / 'a.tsv'}:2: expected 2 tab-separated columns "
                                                 "(src, tgt), found 1"]
     assert "Traceback" not in done.stderr
+
+
+def test_joined_runs_close_at_min_words_and_drop_overshoots():
+    from pipeline.core.schema import Record
+    from pipeline.data.records import join_records, joined_runs
+
+    def rec(i, n):
+        return Record(f"t-{i}", " ".join(["w"] * n), " ".join(["v"] * n), ["w"] * n, ["v"] * n)
+
+    recs = [rec(0, 10), rec(1, 10), rec(2, 15), rec(3, 50), rec(4, 12), rec(5, 12), rec(6, 2), rec(7, 2), rec(8, 2)]
+    runs = joined_runs(recs, 30, 60, 4)
+    # 10+10+15 closes at 35; 50 alone is one record, +12 overshoots 60: dropped; 12+2+2+2 = 18 at 4 records: dropped
+    assert [[r.id for r in run] for run in runs] == [["t-0", "t-1", "t-2"]]
+    joined = join_records(runs[0], "test_long-000000")
+    assert len(joined.src_words) == 35 and joined.tgt == " ".join(["v"] * 35) and joined.sure is None

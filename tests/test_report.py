@@ -27,7 +27,8 @@ from pipeline.reporting import results as res
 from pipeline.reporting.build import build_report
 from pipeline.reporting.config import report_config
 
-HEADINGS = ("Summary", "Leaderboard", "Main effects", "Length robustness", "Quality vs cost",
+HEADINGS = ("Summary", "Leaderboard", "Main effects", "Findings against the literature", "Length robustness",
+            "Quality vs cost",
             "Where attention looks", "Planted-signal diagnostic", "Training curves", "Provenance")
 BASELINE = {"cell": "gru", "direction": "bi", "decoder": "luong", "score": "general"}
 # config -> (word error rate on test, on test_long); "dot" copies "general" exactly (a known non-difference)
@@ -141,7 +142,7 @@ def _params(**over) -> dict:
 @pytest.fixture(scope="module")
 def real(tiny_grid) -> Path:
     """reports/ as the report stage wrote it after `dvc repro` of the tiny real grid."""
-    return tiny_grid[0] / "reports"
+    return tiny_grid[0] / "reports" / "quick" / "numbers"
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +207,41 @@ def test_leaderboard_marks_best_and_main_effects_give_seed_aware_verdicts(standi
     stability = md.split("## Ranking stability across seeds")[1].split("## Length robustness")[0]
     assert "| numbers | test BLEU | 6 | 2 |" in stability
     assert "saturated" not in md
+
+
+def test_findings_put_each_claim_beside_our_seed_aware_test(standin):
+    md = (standin / "report.md").read_text()
+    findings = md.split("## Findings against the literature")[1].split("## Ranking stability")[0]
+    rows = {line.split("|")[1].strip(): line for line in findings.splitlines() if line.startswith("| ")}
+    # attention beats none everywhere in the stand-in, by more on test_long (0.7 vs 0.35 error): Bahdanau agrees
+    bahdanau = next(v for k, v in rows.items() if k.startswith("attention stays robust"))
+    assert "RNNsearch-50 26.75" in bahdanau and "| agree |" in bahdanau and "test_long" in bahdanau
+    # dot copies general: no difference, so "global dot ≥ general" can be neither confirmed nor refuted
+    assert "| inconclusive |" in rows["global dot ≥ general"]
+    # the stand-in has no lstm/rnn/uni members with twins of other cells: those claims are not comparable here
+    assert "not comparable (contrast not in this grid)" in rows["GRU ≫ vanilla RNN"]
+    assert "AER (test, argmax per target word)" in next(v for k, v in rows.items() if k.startswith("attention as"))
+
+
+def test_findings_verdicts():
+    from pipeline.reporting.findings import verdict
+    from pipeline.reporting.significance import SeedAwareTest
+
+    def t(delta, p, seeds=3):
+        return SeedAwareTest(delta, 0.5, delta - 1, delta + 1, p, 1.0, seeds, seeds, seeds == 1)
+
+    assert verdict(t(2.0, 0.01), "better", 0.05) == "agree" and verdict(t(-2.0, 0.01), "better", 0.05) == "disagree"
+    assert verdict(t(-2.0, 0.01), "worse", 0.05) == "agree" and verdict(t(2.0, 0.2), "worse", 0.05) == "inconclusive"
+    assert verdict(t(2.0, 0.01, seeds=1), "better", 0.05).startswith("not comparable (1 seed")
+    assert verdict(None, "better", 0.05).startswith("not comparable")
+
+
+def test_length_buckets_print_their_counts_and_flag_small_ones(standin):
+    md = (standin / "report.md").read_text()
+    length = md.split("## Length robustness")[1].split("## Quality vs cost")[0]
+    table = [line for line in length.splitlines() if line.startswith("| test")]
+    assert table and all(line.split("|")[3].strip().isdigit() for line in table)  # the sentence count
+    assert any("no (< 100)" in line for line in table) and "report.min_bucket_sentences" in length
 
 
 def test_plot_data_for_dvc(real):

@@ -14,28 +14,74 @@ from pipeline.core.errors import ConfigError
 T = TypeVar("T")
 
 
-GENERATED = ("sources", "runs")  # the sections of runs.yaml (pipeline/grid.py writes it)
+GENERATED = ("profile", "sources", "runs")  # the sections of runs.yaml (pipeline/grid.py writes it)
+PROFILE_FILE = "profile.yaml"  # the active profile's overlay, written by `attnbench profile <name>` (pipeline/grid.py)
+PROFILES = "profiles"  # profiles/<name>.yaml: overlays on params.yaml
+DEFAULT_PROFILE = "quick"  # params.yaml itself; profiles/quick.yaml is empty
+# Mappings whose keys are names the user picks (a corpus), so an overlay may add keys the base lacks.
+OPEN_MAPS = ("report.target_bleu", "tokenize.overrides")
 
 
-def load_params(path: str | Path = "params.yaml", runs: bool = True) -> dict[str, Any]:
-    """The whole params.yaml as a dict (empty file -> {}), with `sources:` and `runs:` from the runs.yaml beside it
-    (`runs=False`: params.yaml alone). Both files' sections land in one dict because every reader wants both."""
+def load_params(path: str | Path = "params.yaml", runs: bool = True, profile: bool = True) -> dict[str, Any]:
+    """The whole params.yaml as a dict (empty file -> {}), with the active profile's overlay (profile.yaml beside
+    it) applied, and `sources:` and `runs:` from the runs.yaml beside it (`runs=False` / `profile=False`: without
+    them). The files land in one dict because every reader wants the effective values."""
     path = Path(path)
     params = _read_yaml(path)
     for name in (*GENERATED, "designs"):
         if name in params:
-            raise ConfigError(f"{path}: {name}: generated into runs.yaml now (grid.design picks the design); delete "
-                              f"the section and run `python -m pipeline.grid`")
+            raise ConfigError(f"{path}: {name}: a generated section (runs.yaml, profile.yaml); delete it and run "
+                              f"`attnbench grid`")
+    profile_file = path.with_name(PROFILE_FILE)
+    if profile and profile_file.is_file():
+        overlay = _read_yaml(profile_file)
+        overlay.pop("profile", None)
+        params = apply_overlay(params, overlay, str(profile_file.name))
     runs_file = path.with_name("runs.yaml")
     if runs and runs_file.is_file():
         generated = _read_yaml(runs_file)
         params.update({name: generated.get(name) or {} for name in GENERATED})
+        params["profile"] = generated.get("profile") or DEFAULT_PROFILE
     return params
+
+
+def apply_overlay(base: dict, overlay: dict, where: str, prefix: str = "") -> dict:
+    """`base` with `overlay`'s values: mappings merge key by key, anything else (lists included) replaces. A key
+    the base lacks is a ConfigError naming the file `where` and the dotted key (a typo in a profile would otherwise
+    be silently ignored), except under OPEN_MAPS. pydantic validates the merged values afterwards; this only
+    guards the overlay's shape, which no schema sees."""
+    out = dict(base)
+    for key, value in overlay.items():
+        dotted = f"{prefix}{key}"
+        if key not in base and prefix.rstrip(".") not in OPEN_MAPS:
+            valid = ", ".join(sorted(map(str, base))) or "none"
+            raise ConfigError(f"{where}: {dotted}: not a key of params.yaml; valid here: {valid}")
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = apply_overlay(base[key], value, where, f"{dotted}.")
+        else:
+            out[key] = value
+    return out
+
+
+def profile_names(project: Path) -> list[str]:
+    return sorted(p.stem for p in (project / PROFILES).glob("*.yaml"))
+
+
+def active_profile(project: Path) -> str:
+    """The profile named in profile.yaml (the default when there is none yet)."""
+    path = project / PROFILE_FILE
+    if not path.is_file():
+        return DEFAULT_PROFILE
+    name = _read_yaml(path).get("profile")
+    if not isinstance(name, str) or not name:
+        known = ", ".join(profile_names(project))
+        raise ConfigError(f"{path.name}: profile: missing; run `attnbench profile <name>` ({known})")
+    return name
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        hint = "; run `python -m pipeline.grid`" if path.name == "runs.yaml" else ""
+        hint = "; run `attnbench grid`" if path.name == "runs.yaml" else ""
         raise ConfigError(f"{path}: not found{hint}")
     try:
         with path.open(encoding="utf-8") as f:

@@ -81,10 +81,10 @@ class Run:
         run = build_config(cls, fields, f"runs.{key}")
         if item.get("out", run.out) != run.out:
             raise ConfigError(f"runs.yaml: runs.{key}.out is {item['out']!r}, but its factors name {run.out!r}; "
-                              "edit `grid:` and rerun `python -m pipeline.grid` instead of editing runs by hand")
+                              "edit `grid:` and rerun `attnbench grid` instead of editing runs by hand")
         if key and key != run.key:
             raise ConfigError(f"runs.yaml: runs.{key}: its factors name the run {run.key!r}; "
-                              "rerun `python -m pipeline.grid`")
+                              "rerun `attnbench grid`")
         return run
 
 
@@ -92,5 +92,5 @@ def runs_from_params(params: dict) -> list[Run]:
     """The runs DVC fans out over (`runs:` of runs.yaml, merged in by `load_params`), in file order."""
     runs = params.get("runs") or {}
     if not isinstance(runs, dict):
-        raise ConfigError(f"runs.yaml: runs: expected a mapping of runs, got {runs!r}; rerun `python -m pipeline.grid`")
+        raise ConfigError(f"runs.yaml: runs: expected a mapping of runs, got {runs!r}; rerun `attnbench grid`")
     return [Run.from_item(item, key) for key, item in runs.items()]

@@ -120,3 +120,33 @@ def verify_sha256(path: Path, expected: str, hint: str = "") -> None:
     actual = sha256_of(path)
     if actual != expected:
         raise DataError(f"sha256 mismatch: expected {expected}, got {actual}{hint}", path)
+
+
+def join_records(recs: list[Record], rid: str) -> Record:
+    """Consecutive records joined into one long record, both sides, links (when the corpus has any) shifted to the
+    joined word lists: how `test_long` is built where a corpus has too few long sentences of its own."""
+    src_words, tgt_words, sure, possible = [], [], [], []
+    for rec in recs:
+        ds, dt = len(src_words), len(tgt_words)
+        sure += [[s + ds, t + dt] for s, t in rec.sure or []]
+        possible += [[s + ds, t + dt] for s, t in rec.possible or []]
+        src_words, tgt_words = src_words + rec.src_words, tgt_words + rec.tgt_words
+    linked = any(r.sure is not None for r in recs)
+    src, tgt = " ".join(r.src for r in recs), " ".join(r.tgt for r in recs)
+    return Record(rid, src, tgt, src_words, tgt_words, sure if linked else None, possible if linked else None)
+
+
+def joined_runs(recs: list[Record], min_words: int, max_words: int, max_join: int) -> list[list[Record]]:
+    """Non-overlapping runs of 2..max_join consecutive records whose sources total min_words..max_words words, in
+    order: a run closes once it reaches min_words; one that overshoots max_words, or reaches max_join records
+    short of min_words, is dropped, and the next run starts after it."""
+    runs, run = [], []
+    for rec in recs:
+        run.append(rec)
+        words = sum(len(r.src_words) for r in run)
+        if words > max_words or (len(run) == max_join and words < min_words):
+            run = []
+        elif words >= min_words and len(run) >= 2:
+            runs.append(run)
+            run = []
+    return runs

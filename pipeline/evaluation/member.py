@@ -59,6 +59,11 @@ def evaluate_split(ctx: RunContext, model, name: str, detok) -> tuple[SplitScore
     split, cfg = ctx.dataset[name], ctx.eval_cfg
     pairs = pairs_from_split(split)
     refs, src_lens = split["tgt"], [len(w) for w in split["src_words"]]
+    limit = getattr(model.decoder.attention.score, "max_src_len", None)  # location's learned positions
+    beyond = sum(len(p.src) > limit for p in pairs) if limit else 0
+    if beyond:
+        print(f"{name}: {beyond} of {len(pairs)} sources are longer than location's max_src_len {limit} tokens; "
+              f"their positions from {limit} on share its last logit (DESIGN.md, Models)")
     scores, hyps = {}, {}
     for decode_name, beam in (("greedy", False), ("beam", True)):
         decode = search_fn(ctx.decode_cfg, beam)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.core import runs
-from pipeline.reporting import behaviour, render, sections
+from pipeline.reporting import behaviour, findings, render, sections
 from pipeline.reporting import results as res
 from pipeline.reporting.config import ReportConfig
 from pipeline.reporting.inputs import ReportInputs
@@ -20,7 +20,7 @@ TITLE = "attnbench: attention in recurrent encoder-decoders"
 def build_sections(ctx: ReportInputs, project: Path) -> list[render.Section]:
     """Every section, in report order."""
     return [sections.summary(ctx), sections.leaderboard(ctx), sections.main_effects(ctx),
-            sections.stability_section(ctx),
+            findings.findings_section(ctx, sections.effect_rows), sections.stability_section(ctx),
             sections.length_section(ctx), sections.cost_section(ctx), behaviour.attention_section(ctx),
             behaviour.diagnostic_section(ctx), behaviour.curves_section(ctx),
             provenance_section(ctx, project)]
@@ -40,8 +40,10 @@ def write_plot_data(ctx: ReportInputs, out: Path) -> None:
     ctx.results.curves.assign(series=ctx.results.curves["run"]).to_csv(out / "curves.csv", index=False)
 
 
-def build_report(cfg: ReportConfig, artifacts: Path, data: Path, out: Path, project: Path | None = None) -> Path:
-    """Write `out/{index.html, report.md, results.csv, figures/, plots/}` from the artifacts; returns `out`.
+def build_report(cfg: ReportConfig, artifacts: Path, data: Path, out: Path, project: Path | None = None,
+                 members: set[str] | None = None) -> Path:
+    """Write `out/{index.html, report.md, results.csv, figures/, plots/}` from the artifacts (only `members`,
+    `<corpus>/<variant>` names, when given); returns `out`.
 
     Everything is built in a sibling folder first and moved in only when complete, so a report that fails (no
     artifacts, a bad file) leaves the previous report as it was."""
@@ -51,7 +53,7 @@ def build_report(cfg: ReportConfig, artifacts: Path, data: Path, out: Path, proj
     for sub in ("figures", "plots"):
         (tmp / sub).mkdir(parents=True)
     try:
-        ctx = ReportInputs(cfg, res.load_results(artifacts), artifacts, data, tmp / "figures",
+        ctx = ReportInputs(cfg, res.load_results(artifacts, members), artifacts, data, tmp / "figures",
                            res.load_diagnose(artifacts / "diagnose" / "metrics.json"))
         secs = build_sections(ctx, Path(project or Path.cwd()))
         ctx.runs.sort_values(["corpus", "config", "seed"]).to_csv(tmp / "results.csv", index=False)

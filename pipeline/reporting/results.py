@@ -47,9 +47,11 @@ class Results:
     curves: pd.DataFrame  # long: run, step, wall_s, train_loss, val_loss, val_bleu
 
 
-def run_dirs(artifacts: Path) -> list[Path]:
-    """Every `artifacts/<corpus>/<variant>/` holding an eval.json, sorted."""
-    return sorted(p.parent for p in Path(artifacts).glob("*/*/eval.json"))
+def run_dirs(artifacts: Path, members: set[str] | None = None) -> list[Path]:
+    """Every `artifacts/<corpus>/<variant>/` holding an eval.json, sorted; only the `<corpus>/<variant>` names in
+    `members` when given (artifacts/ keeps the members of every profile run in this clone)."""
+    dirs = sorted(p.parent for p in Path(artifacts).glob("*/*/eval.json"))
+    return dirs if members is None else [d for d in dirs if f"{d.parent.name}/{d.name}" in members]
 
 
 def _last_bucket_bleu(decode) -> float | None:
@@ -103,9 +105,10 @@ def curve_rows(run_dir: Path, run: str) -> list[dict]:
     return [{"run": run, **asdict(p)} for p in points]
 
 
-def load_results(artifacts: str | Path) -> Results:
-    """Load every run under `artifacts` into flat tables; no runs is an error."""
-    dirs = run_dirs(Path(artifacts))
+def load_results(artifacts: str | Path, members: set[str] | None = None) -> Results:
+    """Load every run under `artifacts` (only `members`, `<corpus>/<variant>` names, when given) into flat
+    tables; no runs is an error."""
+    dirs = run_dirs(Path(artifacts), members)
     if not dirs:
         raise DataError("no <corpus>/<variant>/eval.json found: no member has been evaluated yet (run `dvc repro`)",
                         artifacts)

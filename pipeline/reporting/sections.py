@@ -89,7 +89,10 @@ def _bootstraps(ctx: ReportInputs, corpus: str, split: str) -> dict:
 
 
 def effect_rows(ctx: ReportInputs) -> list[dict]:
-    """One row per (contrast, split): the seed-aware test of mean BLEU(level) − BLEU(baseline level)."""
+    """One row per (contrast, split): the seed-aware test of mean BLEU(level) − BLEU(baseline level); computed
+    once per report (Main effects and Findings both read it)."""
+    if "_effect_rows" in ctx.__dict__:
+        return ctx.__dict__["_effect_rows"]
     rows, seed_of = [], dict(zip(ctx.runs["run"], ctx.runs["seed"], strict=True))
     for corpus in ctx.corpora:
         for split in res.SPLITS:
@@ -100,6 +103,7 @@ def effect_rows(ctx: ReportInputs) -> list[dict]:
                 level = sum(boot[a][0] for a, _ in con.pairs) / len(con.pairs)
                 rows.append({"corpus": corpus, "contrast": con.label, "split": split, "level BLEU": level,
                              "base BLEU": level - test.delta, "test": test})
+    ctx.__dict__["_effect_rows"] = rows
     return rows
 
 
@@ -153,7 +157,27 @@ def length_section(ctx: ReportInputs) -> Section:
         name = f"length_{corpus}.png"
         figures.save(figures.length_curves(df), ctx.figures / name)
         sec.figures.append(Figure(name, f"{corpus}: BLEU by source length, one line per attention score"))
+        sec.tables.append(Table(f"{corpus}: BLEU by source length (mean ± std over seeds)",
+                                bucket_table(df, ctx.cfg.min_bucket_sentences)))
+    sec.paragraphs.append(f"A bucket of fewer than {ctx.cfg.min_bucket_sentences} sentences "
+                          "(`report.min_bucket_sentences`) is flagged: its corpus BLEU rests on too few n-grams to "
+                          "compare configurations.")
     return sec
+
+
+def bucket_table(df: pd.DataFrame, min_sentences: int) -> pd.DataFrame:
+    """One row per split and length bucket: its sentence count, a flag when it is too small for a stable BLEU,
+    and each score's BLEU as mean ± std over seeds. `df`: bucket rows (run, score, split, lo, hi, count, bleu)."""
+    rows = []
+    for (split, lo), g in df.groupby(["split", "lo"], sort=True):
+        hi = g["hi"].iloc[0]
+        count = int(g["count"].max())
+        row = {"split": split, "words": f"{lo}+" if pd.isna(hi) else f"{lo}-{int(hi)}", "sentences": count,
+               "stable": "yes" if count >= min_sentences else f"no (< {min_sentences})"}
+        for score, s in g.groupby("score", sort=False):
+            row[score] = fmt(s["bleu"].mean(), s["bleu"].std() if len(s) > 1 else None)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def cost_section(ctx: ReportInputs) -> Section:

@@ -26,7 +26,7 @@ from models.validation import Count
 from pipeline.core.errors import DataError
 from pipeline.core.schema import Record
 from pipeline.data.corpora import CorpusConfig, register_corpus
-from pipeline.data.records import verify_sha256
+from pipeline.data.records import join_records, verify_sha256
 
 log = logging.getLogger(__name__)
 
@@ -209,18 +209,6 @@ def split_of(verse: str, valid_pct: int, test_pct: int) -> str:
     """The split of a segment, by the chapter of its first verse."""
     bucket = chapter_bucket(verse)
     return "test" if bucket < test_pct else "valid" if bucket < test_pct + valid_pct else "train"
-
-
-def join_records(recs: list[Record], rid: str) -> Record:
-    """Consecutive records joined into one long record, links shifted to the joined word lists."""
-    src_words, tgt_words, sure, possible = [], [], [], []
-    for rec in recs:
-        ds, dt = len(src_words), len(tgt_words)
-        sure += [[s + ds, t + dt] for s, t in rec.sure]
-        possible += [[s + ds, t + dt] for s, t in rec.possible]
-        src_words, tgt_words = src_words + rec.src_words, tgt_words + rec.tgt_words
-    src, tgt = " ".join(r.src for r in recs), " ".join(r.tgt for r in recs)
-    return Record(rid, src, tgt, src_words, tgt_words, sure, possible)
 
 
 def long_groups(recs: list[Record], chapters: list[str], min_words: int, max_join: int) -> list[list[Record]]:

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from models.validation import Count
 from pipeline.core.errors import DataError
 from pipeline.core.schema import Record
 from pipeline.data.corpora import CorpusConfig, register_corpus
-from pipeline.data.records import pair_lines, sha256_of, verify_sha256, with_ids
+from pipeline.data.records import join_records, joined_runs, pair_lines, sha256_of, verify_sha256, with_ids
 
 BASE = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw"
 
@@ -39,24 +40,39 @@ ATTRIBUTION = """\
 Raw files of github.com/multi30k/dataset `data/task1/raw/`, sha256-checked. Provided by the authors for
 non-commercial research and educational use (the Flickr30K terms). Cite: Elliott, Frank, Sima'an, Specia (2016),
 "Multi30K: Multilingual English-German Image Descriptions", 5th Workshop on Vision and Language.
-Words are `text.split()` (punctuation stays attached); no gold links.
+Words are `text.split()` (punctuation stays attached); no gold links. `test_long` is a synthetic length probe: 2-4
+consecutive test pairs (unrelated captions) joined, both sides, into one 30-60-word source.
 """
 
 
 @register_corpus("multi30k")
 @dataclass(frozen=True, kw_only=True)
 class Multi30kConfig(CorpusConfig):
-    """`base`: URL or local folder holding `<set>.<lang>.gz`; URL downloads are cached in `cache`."""
+    """`base`: URL or local folder holding `<set>.<lang>.gz`; URL downloads are cached in `cache`. `mirrors`:
+    local folders with the same files, tried first (a machine without internet, a shared copy).
+
+    Multi30k has almost no long sentences (26 of test_2016_flickr's 1,000 sources have 21-30 words, none more), so
+    `test_long` joins 2..`long_max_join` consecutive test pairs, both sides, into sources of `long_src_words`
+    words: a synthetic length probe (the joined captions describe different images), as bible-nt's joins
+    consecutive verses. `long_max_join: 0` leaves it out."""
 
     base: str = BASE
+    mirrors: tuple[str, ...] = ()  # local folders tried first (a file there is used when its sha256 matches)
     src_lang: str = "de"
     tgt_lang: str = "en"
     valid: str = "val"
     test: str = "test_2016_flickr"
     cache: str = "data/multi30k/download"
+    long_src_words: tuple[Count, Count] = (30, 60)  # test_long: joined sources of this many words (min, max)
+    long_max_join: int = 4  # at most this many test pairs per joined one; 0: no test_long
     attribution: ClassVar[str] = ATTRIBUTION
 
     def __post_init__(self):
+        lo, hi = self.long_src_words
+        if lo > hi:
+            raise ValueError(f"long_src_words: min {lo} > max {hi}")
+        if self.long_max_join == 1 or self.long_max_join < 0:
+            raise ValueError(f"long_max_join: 0 (no test_long) or at least 2, got {self.long_max_join}")
         for name in (self.valid, self.test):
             for lang in (self.src_lang, self.tgt_lang):
                 if f"{name}.{lang}.gz" not in SHA256:
@@ -81,6 +97,10 @@ def download(url: str, dest: Path) -> None:
 
 def fetch(cfg: Multi30kConfig, name: str) -> Path:
     """Local, checksum-verified path of raw file `name` (downloaded into the cache when `base` is a URL)."""
+    for folder in cfg.mirrors:  # the bytes are pinned by SHA256, so where they come from cannot change a result
+        path = Path(folder) / name
+        if path.is_file() and sha256_of(path) == SHA256[name]:
+            return path
     if "://" in cfg.base:
         path = Path(cfg.cache) / name
         if not path.is_file() or sha256_of(path) != SHA256[name]:
@@ -101,4 +121,7 @@ def load_multi30k(cfg: Multi30kConfig) -> dict[str, list[Record]]:
         src = fetch(cfg, f"{name}.{cfg.src_lang}.gz")
         tgt = fetch(cfg, f"{name}.{cfg.tgt_lang}.gz")
         splits[split] = with_ids(split, pair_lines(src, tgt, opener=gzip.open))
+    if cfg.long_max_join:
+        runs = joined_runs(splits["test"], *cfg.long_src_words, cfg.long_max_join)
+        splits["test_long"] = [join_records(run, f"test_long-{i:06d}") for i, run in enumerate(runs)]
     return splits

@@ -1,0 +1,128 @@
+"""Findings against the literature: each published claim beside our number, tested with the seed-aware test.
+
+Every claim names the contrast of the main-effects table that tests it (`sections.effect_rows`: the same pairs, the
+same test with training variance in its null), what the paper reported, and a rule that turns our test into a
+verdict:
+- agree / disagree: the test says better or worse (p < alpha) in the claimed / the opposite direction;
+- inconclusive: p >= alpha; the table gives the smallest difference the test could have detected;
+- not comparable: the grid lacks the contrast (e.g. no `test_long`, one seed, no gold alignments).
+Where we differ, `why` gives the likely reason; the caveat applies to all of them: our models are small and
+trained briefly on small corpora, the papers' were large and trained for days on WMT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipeline.reporting.inputs import ReportInputs
+from pipeline.reporting.render import Section, Table
+from pipeline.reporting.significance import SeedAwareTest
+
+Tests = dict[tuple[str, str], SeedAwareTest]  # (contrast label, split) -> test, for one corpus
+DIFFERENCES = ("our corpora are small (Multi30k: 29k pairs; bible-nt: ~7k) and our models small (4M parameters) "
+               "and trained about an epoch; the papers trained large models for days on WMT (4.5M pairs)")
+
+
+@dataclass(frozen=True)
+class Claim:
+    source: str
+    claim: str
+    published: str
+    contrast: str  # the main-effects label whose test decides, on `split`
+    split: str
+    expect: str  # "better": the level should beat the base; "worse": the level should lose to it
+    why: str = DIFFERENCES  # the likely reason when we disagree
+
+
+CLAIMS = (
+    Claim("Bahdanau et al. 2014, fig. 2", "attention stays robust as sentences get longer, while the "
+          "encoder-decoder without attention collapses", "RNNsearch-50 26.75 vs RNNencdec-50 17.82 BLEU; the gap "
+          "widens with sentence length", "attention: any score vs none", "test_long", "better",
+          "our longest sources (test_long) are joined sentences, not long sentences; " + DIFFERENCES),
+    Claim("Britz et al. 2017", "LSTM ≥ GRU", "LSTM 22.22 ± 0.08 vs GRU 21.78 ± 0.05 BLEU", "cell: lstm vs gru",
+          "test", "better"),
+    Claim("Britz et al. 2017", "GRU ≫ vanilla RNN", "GRU 21.78 ± 0.05 vs vanilla RNN 15.38 ± 0.28 BLEU",
+          "cell: rnn vs gru", "test", "worse"),
+    Claim("Britz et al. 2017", "a bidirectional encoder beats a unidirectional one, but not by a large margin",
+          "bidirectional better, by a small margin", "direction: uni vs bi", "test", "worse"),
+    Claim("Luong et al. 2015, table 4", "global dot ≥ general", "dot 18.6 vs general 17.3 BLEU",
+          "score: dot vs general", "test", "better"),
+    Claim("Luong et al. 2015", "concat (additive) attention does poorly", "concat poor", "score: concat vs general",
+          "test", "worse"),
+    Claim("Britz et al. 2017", "additive ≥ multiplicative attention", "additive at least as good (ours: concat vs "
+          "general)", "score: concat vs general", "test", "better"),
+    Claim("Luong et al. 2015, table 4", "location < general", "location 16.8 (18.1 with input feeding) vs general "
+          "17.3 BLEU", "score: location vs general", "test", "worse"),
+    Claim("Luong et al. 2015, table 4", "local-p ≥ global general", "local-p (general) 19.0 vs global general 17.3 "
+          "BLEU", "score: local_p vs general", "test", "better"),
+)
+LUONG_AER = "AER 0.34-0.39 for the attention models vs 0.32 for the Berkeley aligner (RWTH de-en, table 6)"
+
+
+def verdict(test: SeedAwareTest | None, expect: str, alpha: float) -> str:
+    if test is None:
+        return "not comparable (contrast not in this grid)"
+    if test.sentence_only:
+        return "not comparable (1 seed: training variance unknown)"
+    said = test.verdict(alpha)
+    if said == "inconclusive":
+        return "inconclusive"
+    return "agree" if said == expect else "disagree"
+
+
+def claim_rows(tests: Tests, alpha: float) -> list[dict]:
+    rows = []
+    for c in CLAIMS:
+        test = tests.get((c.contrast, c.split))
+        ours = "—" if test is None else (f"Δ {test.delta:+.2f} BLEU [{test.ci_low:+.2f}, {test.ci_high:+.2f}], "
+                                         f"p {test.p_value:.3f}, {test.seeds} seeds ({c.contrast}, {c.split})")
+        said = verdict(test, c.expect, alpha)
+        if said == "agree" and c.contrast.startswith("attention") and (c.contrast, "test") in tests:
+            short = tests[(c.contrast, "test")]
+            ours += f"; on test Δ {short.delta:+.2f}"
+            if test.delta <= short.delta:
+                said = "agree that attention helps; disagree that the gap widens with length"
+        rows.append({"claim": c.claim, "source": c.source, "published": c.published, "ours": ours,
+                     "verdict": said, "likely reason": "" if said == "agree" or said.startswith("not comparable")
+                     else c.why})
+    return rows
+
+
+def aer_row(ctx: ReportInputs, corpus: str) -> dict:
+    """Luong et al. 2015's alignment claim, by range (they report no variance, so there is nothing to test)."""
+    df = ctx.configs[(ctx.configs["corpus"] == corpus) & ctx.configs["test_aer"].notna()]
+    df = ctx.baseline_slice(df)
+    claim = "attention as alignment: attention models reach an AER close to a dedicated aligner"
+    if df.empty:
+        return {"claim": claim, "source": "Luong et al. 2015, table 6", "published": LUONG_AER,
+                "ours": "—", "verdict": "not comparable (no gold word alignments in this corpus)",
+                "likely reason": ""}
+    parts = [f"{r['score']} {r['test_aer']:.2f}" + (f" ± {r['test_aer_std']:.2f}" if pd.notna(r["test_aer_std"])
+                                                    else "") for _, r in df.sort_values("test_aer").iterrows()]
+    best = float(df["test_aer"].min())
+    said = "agree" if best <= 0.39 else "disagree"
+    return {"claim": claim, "source": "Luong et al. 2015, table 6", "published": LUONG_AER,
+            "ours": "AER (test, argmax per target word) " + ", ".join(parts), "verdict": f"{said} (by range)",
+            "likely reason": "" if said == "agree" else "Greek-English (free word order, subword units summed to "
+            "words) is harder to align than German-English; " + DIFFERENCES}
+
+
+def findings_section(ctx: ReportInputs, effect_rows: Callable[[ReportInputs], list[dict]]) -> Section:
+    """The claims table per corpus (`effect_rows`: the main-effects tests, computed once by the caller)."""
+    sec = Section("Findings against the literature", [
+        "Each published claim beside our number for the same contrast (Δ = level − base, mean over seeds, with its "
+        f"95% interval and p from the seed-aware test of 'Main effects', {ctx.cfg.decode} search). Verdict: agree / "
+        "disagree when the test finds a difference (p < alpha) in the claimed / opposite direction; inconclusive "
+        "when it does not (the difference may still exist: see 'detectable |Δ|' in Main effects); not comparable "
+        "when this grid cannot test it. The papers' numbers come from WMT-scale data and models, so we compare "
+        "directions, not sizes."])
+    by_corpus: dict[str, Tests] = {}
+    for r in effect_rows(ctx):
+        by_corpus.setdefault(r["corpus"], {})[(r["contrast"], r["split"])] = r["test"]
+    for corpus in ctx.corpora:
+        rows = claim_rows(by_corpus.get(corpus, {}), ctx.cfg.alpha) + [aer_row(ctx, corpus)]
+        sec.tables.append(Table(f"{corpus}: published claims and our numbers", pd.DataFrame(rows)))
+    return sec
