@@ -154,6 +154,8 @@ def read_overlay(project: Path, name: str, base: dict) -> dict:
     overlay = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(overlay, dict):
         raise ConfigError(f"{PROFILES}/{name}.yaml: expected a mapping of sections, got {type(overlay).__name__}")
+    # `train:` with nothing under it keeps the base section
+    overlay = {k: v for k, v in overlay.items() if not (v is None and isinstance(base.get(k), dict))}
     apply_overlay(base, overlay, f"{PROFILES}/{name}.yaml")  # raises on a key the base lacks
     return overlay
 
@@ -163,7 +165,8 @@ def render_profile(base: dict, name: str, overlay: dict) -> dict:
     least `{}`, so that a DVC params dep on `model` or `corpora.numbers` always finds its key."""
     out: dict = {"profile": name}
     for key, value in base.items():
-        mine = overlay.get(key, {})
+        mine = overlay.get(key)
+        mine = {} if mine is None and isinstance(value, dict) else mine
         if isinstance(value, dict) and isinstance(mine, dict):
             mine = {**{k: {} for k, v in value.items() if isinstance(v, dict)}, **mine}
         out[key] = mine

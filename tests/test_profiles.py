@@ -41,6 +41,15 @@ def test_lists_replace_and_mappings_merge():
                                               "report": {"target_bleu": {"numbers": 99, "multi30k": 30}}}
 
 
+def test_an_empty_section_keeps_the_base(tmp_path):
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "p.yaml").write_text("train:\n")
+    base = {"train": {"lr": 1}, "model": {"hidden": 8}}
+    overlay = read_overlay(tmp_path, "p", base)
+    assert apply_overlay(base, overlay, "x") == base
+    assert render_profile(base, "p", overlay) == {"profile": "p", "train": {}, "model": {}}
+
+
 def test_committed_profile_yaml_is_the_default_profile():
     base = load_params(ROOT / "params.yaml", runs=False, profile=False)
     committed = yaml.safe_load((ROOT / PROFILE_FILE).read_text())
