@@ -119,8 +119,8 @@ def _blame_profile(errors: list[str], path: Path) -> list[str]:
     project = path.resolve().parent
     try:
         name = active_profile(project)
-        overlay = yaml.safe_load((project / PROFILES / f"{name}.yaml").read_text()) or {}
-    except (ConfigError, OSError, yaml.YAMLError):
+        overlay = read_overlay(project, name, load_params(path, runs=False, profile=False))
+    except ConfigError:  # a profile that does not load is an error of its own
         return errors
 
     def sets(key: str) -> bool:  # the overlay gives `key` its value: the key itself, or a list or scalar above it

@@ -38,7 +38,7 @@ def profile(argv: list[str]) -> None:
 
 
 COMMANDS = {
-    "profile": ("show or switch the profile", lambda argv: profile(argv)),
+    "profile": ("show or switch the profile", profile),
     "grid": ("regenerate runs.yaml (and profile.yaml)", lambda argv: _module("pipeline.grid", argv)),
     "check": ("validate the params without running anything", lambda argv: _module("pipeline.check", argv)),
     "run": ("run the pipeline with K members at once", lambda argv: _module("pipeline.parallel", argv)),

@@ -37,6 +37,7 @@ from pipeline.core.params import (
     DEFAULT_PROFILE,
     PROFILE_FILE,
     PROFILES,
+    _read_yaml,
     active_profile,
     apply_overlay,
     build_config,
@@ -151,9 +152,7 @@ def read_overlay(project: Path, name: str, base: dict) -> dict:
     if not path.is_file():
         known = ", ".join(profile_names(project)) or "none"
         raise ConfigError(f"{PROFILES}/{name}.yaml: no such profile; known: {known}")
-    overlay = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(overlay, dict):
-        raise ConfigError(f"{PROFILES}/{name}.yaml: expected a mapping of sections, got {type(overlay).__name__}")
+    overlay = _read_yaml(path)  # bad YAML or a non-mapping: one line naming file:line (the private reader of params)
     # `train:` with nothing under it keeps the base section
     overlay = {k: v for k, v in overlay.items() if not (v is None and isinstance(base.get(k), dict))}
     apply_overlay(base, overlay, f"{PROFILES}/{name}.yaml")  # raises on a key the base lacks

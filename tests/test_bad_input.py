@@ -165,6 +165,14 @@ def test_profile_with_a_key_the_base_lacks_is_rejected(project, capsys):
     fails(grid.main, ["--profile", "nope"], capsys, "profiles/nope.yaml: no such profile; known: full, ")
 
 
+def test_profile_that_is_not_yaml_is_one_line_with_file_and_line(project, capsys):
+    (project / "profiles" / "broken.yaml").write_text("train:\n  lr: [1\n")
+    try:
+        fails(grid.main, ["--profile", "broken"], capsys, "profiles/broken.yaml:", "not valid YAML")
+    finally:
+        (project / "profiles" / "broken.yaml").unlink()
+
+
 def test_bad_value_in_a_profile_names_the_profile(project, capsys):
     (project / "profiles" / "bad.yaml").write_text("train: {lr: -1}\n")
     try:

@@ -19,8 +19,9 @@ TITLE = "attnbench: attention in recurrent encoder-decoders"
 
 def build_sections(ctx: ReportInputs, project: Path) -> list[render.Section]:
     """Every section, in report order."""
-    return [sections.summary(ctx), sections.leaderboard(ctx), sections.main_effects(ctx),
-            findings.findings_section(ctx, sections.effect_rows), sections.stability_section(ctx),
+    effects = sections.effect_rows(ctx)  # the seed-aware tests, read by two sections
+    return [sections.summary(ctx), sections.leaderboard(ctx), sections.main_effects(ctx, effects),
+            findings.findings_section(ctx, effects), sections.stability_section(ctx),
             sections.length_section(ctx), sections.cost_section(ctx), behaviour.attention_section(ctx),
             behaviour.diagnostic_section(ctx), behaviour.curves_section(ctx),
             provenance_section(ctx, project)]

@@ -12,7 +12,6 @@ trained briefly on small corpora, the papers' were large and trained for days on
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -114,8 +113,8 @@ def aer_row(ctx: ReportInputs, corpus: str) -> dict:
             "words) is harder to align than German-English; " + DIFFERENCES}
 
 
-def findings_section(ctx: ReportInputs, effect_rows: Callable[[ReportInputs], list[dict]]) -> Section:
-    """The claims table per corpus (`effect_rows`: the main-effects tests, computed once by the caller)."""
+def findings_section(ctx: ReportInputs, effects: list[dict]) -> Section:
+    """The claims table per corpus (`effects`: the rows of `sections.effect_rows`, the main-effects tests)."""
     sec = Section("Findings against the literature", [
         "Each published claim beside our number for the same contrast (Δ = level − base, mean over seeds, with its "
         f"95% interval and p from the seed-aware test of 'Main effects', {ctx.cfg.decode} search). Verdict: agree / "
@@ -124,7 +123,7 @@ def findings_section(ctx: ReportInputs, effect_rows: Callable[[ReportInputs], li
         "when this grid cannot test it. The papers' numbers come from WMT-scale data and models, so we compare "
         "directions, not sizes."])
     by_corpus: dict[str, Tests] = {}
-    for r in effect_rows(ctx):
+    for r in effects:
         by_corpus.setdefault(r["corpus"], {})[(r["contrast"], r["split"])] = r["test"]
     for corpus in ctx.corpora:
         rows = claim_rows(by_corpus.get(corpus, {}), ctx.cfg.alpha) + [aer_row(ctx, corpus)]

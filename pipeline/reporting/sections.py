@@ -89,10 +89,8 @@ def _bootstraps(ctx: ReportInputs, corpus: str, split: str) -> dict:
 
 
 def effect_rows(ctx: ReportInputs) -> list[dict]:
-    """One row per (contrast, split): the seed-aware test of mean BLEU(level) − BLEU(baseline level); computed
-    once per report (Main effects and Findings both read it)."""
-    if "_effect_rows" in ctx.__dict__:
-        return ctx.__dict__["_effect_rows"]
+    """One row per (contrast, split): the seed-aware test of mean BLEU(level) − BLEU(baseline level). Built once
+    per report (`build_sections`), read by Main effects and Findings."""
     rows, seed_of = [], dict(zip(ctx.runs["run"], ctx.runs["seed"], strict=True))
     for corpus in ctx.corpora:
         for split in res.SPLITS:
@@ -103,7 +101,6 @@ def effect_rows(ctx: ReportInputs) -> list[dict]:
                 level = sum(boot[a][0] for a, _ in con.pairs) / len(con.pairs)
                 rows.append({"corpus": corpus, "contrast": con.label, "split": split, "level BLEU": level,
                              "base BLEU": level - test.delta, "test": test})
-    ctx.__dict__["_effect_rows"] = rows
     return rows
 
 
@@ -111,7 +108,7 @@ def _verdict(test: significance.SeedAwareTest, alpha: float) -> str:
     return "n/a (1 seed)" if test.sentence_only else test.verdict(alpha)
 
 
-def main_effects(ctx: ReportInputs) -> Section:
+def main_effects(ctx: ReportInputs, rows: list[dict]) -> Section:
     """Britz et al. (2017)-style table: each factor's mean BLEU difference, tested with training variance."""
     a = ctx.cfg.alpha
     sec = Section("Main effects", [
@@ -125,7 +122,6 @@ def main_effects(ctx: ReportInputs) -> Section:
         f"'detectable' is the smallest |Δ| this test finds with 80% power. Baseline: "
         f"{runs.config_id(ctx.cfg.baseline)}; 'attention' compares every attention run with its "
         f"'{runs.NO_ATTENTION}' twin."])
-    rows = effect_rows(ctx)
     frame = pd.DataFrame([{
         "corpus": r["corpus"], "contrast": r["contrast"], "split": r["split"], "seeds": r["test"].seeds,
         "pairs": r["test"].n_pairs, "level BLEU": fmt(r["level BLEU"]), "base BLEU": fmt(r["base BLEU"]),
