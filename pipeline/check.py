@@ -107,7 +107,7 @@ def check(params: dict, project: Path) -> Findings:
         if stale:
             found.errors.append(f"runs.yaml: {stale}")
     if spec is not None:
-        found.warnings += _overridden_model_keys(params, spec)
+        found.warnings += _overridden_model_keys(params, spec, _generated_overlay(project))
     if train is not None:
         found.warnings += _train_warnings(train)
     return found
@@ -173,11 +173,23 @@ def _stale_runs(params: dict, project: Path) -> str | None:
     return None
 
 
-def _overridden_model_keys(params: dict, spec: GridSpec) -> list[str]:
-    """`model:` keys that every run overrides with its own factor, where the user set another value."""
+def _generated_overlay(project: Path) -> dict:
+    """The active profile's keys (profile.yaml); {} when it is missing or unreadable (`_stale_profile` says so)."""
+    try:
+        return yaml.safe_load((project / PROFILE_FILE).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+
+
+def _overridden_model_keys(params: dict, spec: GridSpec, overlay: dict) -> list[str]:
+    """`model:` keys that every run overrides with its own factor, where the user set another value. A profile
+    that moves `grid.baseline.<factor>` without touching `model:` leaves the base's value behind; no warning."""
     model, baseline = params.get("model") or {}, spec.baseline
+    moved = ((overlay.get("grid") or {}).get("baseline") or {}).keys() - ((overlay.get("model") or {}).keys())
     out = []
     for key, factor in FACTOR_KEYS.items():
+        if factor in moved:
+            continue
         grid_value = getattr(baseline, factor)
         value = model.get(key)
         if key == "bidirectional" and value is not None:
