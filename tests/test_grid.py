@@ -103,3 +103,17 @@ def test_quick_profile_is_the_ablation_on_numbers():
     assert params["grid"]["design"] == "ablation"
     assert {r.corpus for r in runs} == {"numbers"} and len(runs) == (1 + 7 + 2 + 1) * 3
     assert {r.seed for r in runs} == {1, 2, 3}  # every configuration with 3 seeds: the report treats seeds as random
+
+
+def test_a_profile_that_moves_the_baseline_gets_no_model_key_warning():
+    """The laptop profile moves grid.baseline.score to concat and leaves model.score at the base's general: the grid
+    wins by design, so check stays quiet; a model.score set against the grid still warns."""
+    from pipeline.check import _overridden_model_keys
+
+    moved = {**VALID, "baseline": {**VALID["baseline"], "score": "dot"}}
+    params, spec = {"model": {"score": "general", "cell": "gru"}}, GridSpec.from_dict(moved)
+    assert _overridden_model_keys(params, spec, {"grid": {"baseline": {"score": "dot"}}}) == []
+    [line] = _overridden_model_keys(params, spec, {})
+    assert line.startswith("params.yaml: model.score: 'general' is overridden") and "'dot'" in line
+    assert len(_overridden_model_keys(params, spec, {"grid": {"baseline": {"score": "dot"}},
+                                                     "model": {"score": "general"}})) == 1

@@ -223,6 +223,23 @@ def test_findings_put_each_claim_beside_our_seed_aware_test(standin):
     assert "AER (test, argmax per target word)" in next(v for k, v in rows.items() if k.startswith("attention as"))
 
 
+def test_findings_test_their_own_pairs_whatever_the_baseline(tmp_path):
+    """With concat as the baseline (the laptop profile's), Main effects compares every score with concat, yet the
+    claim 'dot ≥ general' is still tested: on dot's and general's own pairs, with the same seed-aware test."""
+    root = write_standin(tmp_path)
+    params = _params()
+    params["grid"]["baseline"] = {**BASELINE, "score": "concat"}
+    md = (build_report(report_config(params), root / "artifacts", root / "data", root / "reports", root)
+          / "report.md").read_text()
+    effects = md.split("## Main effects")[1].split("## Findings")[0]
+    assert "score: general vs concat" in effects and "vs general" not in effects
+    findings = md.split("## Findings against the literature")[1].split("## Ranking stability")[0]
+    rows = {line.split("|")[1].strip(): line for line in findings.splitlines() if line.startswith("| ")}
+    assert "(score: dot vs general, test)" in rows["global dot ≥ general"]
+    assert "| inconclusive |" in rows["global dot ≥ general"]  # dot copies general, as in the standin above
+    assert "(score: concat vs general, test)" in rows["additive ≥ multiplicative attention"]
+
+
 def test_findings_verdicts():
     from pipeline.reporting.findings import verdict
     from pipeline.reporting.significance import SeedAwareTest

@@ -143,6 +143,18 @@ def contrasts(runs: pd.DataFrame, baseline: dict) -> list[Contrast]:
     return [c for c in out if c.pairs]
 
 
+def pair_contrasts(runs: pd.DataFrame, wanted: list[tuple[str, str, str]]) -> list[Contrast]:
+    """(factor, level, base) contrasts that do not depend on the baseline: every run at `level` paired with its twin
+    at `base` (the findings need "dot vs general" whichever score the grid's baseline has); pairless ones dropped."""
+    out = []
+    for corpus, df in runs.groupby("corpus", sort=True):
+        rows = df.to_dict("records")
+        for factor, level, base in wanted:
+            out.append(Contrast(corpus, factor, level, base,
+                                _pairs(rows, lambda r, f=factor, lv=level: r[f] == lv, **{factor: base})))
+    return [c for c in out if c.pairs]
+
+
 @dataclass(frozen=True)
 class Stability:
     """How far the seeds agree on the ranking of configurations by one metric."""

@@ -19,7 +19,7 @@ TITLE = "attnbench: attention in recurrent encoder-decoders"
 
 def build_sections(ctx: ReportInputs, project: Path) -> list[render.Section]:
     """Every section, in report order."""
-    effects = sections.effect_rows(ctx)  # the seed-aware tests, read by two sections
+    effects = sections.effect_rows(ctx, findings.CONTRASTS)  # the seed-aware tests, read by two sections
     return [sections.summary(ctx), sections.leaderboard(ctx), sections.main_effects(ctx, effects),
             findings.findings_section(ctx, effects), sections.stability_section(ctx),
             sections.length_section(ctx), sections.cost_section(ctx), behaviour.attention_section(ctx),

@@ -1,8 +1,9 @@
 """Findings against the literature: each published claim beside our number, tested with the seed-aware test.
 
-Every claim names the contrast of the main-effects table that tests it (`sections.effect_rows`: the same pairs, the
-same test with training variance in its null), what the paper reported, and a rule that turns our test into a
-verdict:
+Every claim names the contrast that tests it, as (factor, level, base): the same pairing and the same test with
+training variance in its null as the main-effects table (`sections.effect_rows`, which also builds the contrasts a
+claim needs that the grid's baseline does not give, e.g. ("score", "dot", "general") when the baseline's score is
+concat). It also gives what the paper reported, and a rule that turns our test into a verdict:
 - agree / disagree: the test says better or worse (p < alpha) in the claimed / the opposite direction;
 - inconclusive: p >= alpha; the table gives the smallest difference the test could have detected;
 - not comparable: the grid lacks the contrast (e.g. no `test_long`, one seed, no gold alignments).
@@ -31,34 +32,40 @@ class Claim:
     source: str
     claim: str
     published: str
-    contrast: str  # the main-effects label whose test decides, on `split`
+    contrast: tuple[str, str, str]  # (factor, level, base) whose test decides, on `split`
     split: str
     expect: str  # "better": the level should beat the base; "worse": the level should lose to it
     why: str = DIFFERENCES  # the likely reason when we disagree
+
+    @property
+    def label(self) -> str:  # as `analysis.Contrast.label`
+        factor, level, base = self.contrast
+        return f"{factor}: {level} vs {base}"
 
 
 CLAIMS = (
     Claim("Bahdanau et al. 2014, fig. 2", "attention stays robust as sentences get longer, while the "
           "encoder-decoder without attention collapses", "RNNsearch-50 26.75 vs RNNencdec-50 17.82 BLEU; the gap "
-          "widens with sentence length", "attention: any score vs none", "test_long", "better",
+          "widens with sentence length", ("attention", "any score", "none"), "test_long", "better",
           "our longest sources (test_long) are joined sentences, not long sentences; " + DIFFERENCES),
-    Claim("Britz et al. 2017", "LSTM ≥ GRU", "LSTM 22.22 ± 0.08 vs GRU 21.78 ± 0.05 BLEU", "cell: lstm vs gru",
+    Claim("Britz et al. 2017", "LSTM ≥ GRU", "LSTM 22.22 ± 0.08 vs GRU 21.78 ± 0.05 BLEU", ("cell", "lstm", "gru"),
           "test", "better"),
     Claim("Britz et al. 2017", "GRU ≫ vanilla RNN", "GRU 21.78 ± 0.05 vs vanilla RNN 15.38 ± 0.28 BLEU",
-          "cell: rnn vs gru", "test", "worse"),
+          ("cell", "rnn", "gru"), "test", "worse"),
     Claim("Britz et al. 2017", "a bidirectional encoder beats a unidirectional one, but not by a large margin",
-          "bidirectional better, by a small margin", "direction: uni vs bi", "test", "worse"),
+          "bidirectional better, by a small margin", ("direction", "uni", "bi"), "test", "worse"),
     Claim("Luong et al. 2015, table 4", "global dot ≥ general", "dot 18.6 vs general 17.3 BLEU",
-          "score: dot vs general", "test", "better"),
-    Claim("Luong et al. 2015", "concat (additive) attention does poorly", "concat poor", "score: concat vs general",
+          ("score", "dot", "general"), "test", "better"),
+    Claim("Luong et al. 2015", "concat (additive) attention does poorly", "concat poor", ("score", "concat", "general"),
           "test", "worse"),
     Claim("Britz et al. 2017", "additive ≥ multiplicative attention", "additive at least as good (ours: concat vs "
-          "general)", "score: concat vs general", "test", "better"),
+          "general)", ("score", "concat", "general"), "test", "better"),
     Claim("Luong et al. 2015, table 4", "location < general", "location 16.8 (18.1 with input feeding) vs general "
-          "17.3 BLEU", "score: location vs general", "test", "worse"),
+          "17.3 BLEU", ("score", "location", "general"), "test", "worse"),
     Claim("Luong et al. 2015, table 4", "local-p ≥ global general", "local-p (general) 19.0 vs global general 17.3 "
-          "BLEU", "score: local_p vs general", "test", "better"),
+          "BLEU", ("score", "local_p", "general"), "test", "better"),
 )
+CONTRASTS = sorted({c.contrast for c in CLAIMS if c.contrast[0] != "attention"})  # built beside the main effects
 LUONG_AER = "AER 0.34-0.39 for the attention models vs 0.32 for the Berkeley aligner (RWTH de-en, table 6)"
 
 
@@ -76,12 +83,12 @@ def verdict(test: SeedAwareTest | None, expect: str, alpha: float) -> str:
 def claim_rows(tests: Tests, alpha: float) -> list[dict]:
     rows = []
     for c in CLAIMS:
-        test = tests.get((c.contrast, c.split))
+        test = tests.get((c.label, c.split))
         ours = "—" if test is None else (f"Δ {test.delta:+.2f} BLEU [{test.ci_low:+.2f}, {test.ci_high:+.2f}], "
-                                         f"p {test.p_value:.3f}, {test.seeds} seeds ({c.contrast}, {c.split})")
+                                         f"p {test.p_value:.3f}, {test.seeds} seeds ({c.label}, {c.split})")
         said = verdict(test, c.expect, alpha)
-        if said == "agree" and c.contrast.startswith("attention") and (c.contrast, "test") in tests:
-            short = tests[(c.contrast, "test")]
+        if said == "agree" and c.contrast[0] == "attention" and (c.label, "test") in tests:
+            short = tests[(c.label, "test")]
             ours += f"; on test Δ {short.delta:+.2f}"
             if test.delta <= short.delta:
                 said = "disagree: attention still helps on long sources, but the gap narrows (all models degrade)"
@@ -114,14 +121,16 @@ def aer_row(ctx: ReportInputs, corpus: str) -> dict:
 
 
 def findings_section(ctx: ReportInputs, effects: list[dict]) -> Section:
-    """The claims table per corpus (`effects`: the rows of `sections.effect_rows`, the main-effects tests)."""
+    """The claims table per corpus (`effects`: the rows of `sections.effect_rows`, built with `CONTRASTS`)."""
     sec = Section("Findings against the literature", [
         "Each published claim beside our number for the same contrast (Δ = level − base, mean over seeds, with its "
-        f"95% interval and p from the seed-aware test of 'Main effects', {ctx.cfg.decode} search). Verdict: agree / "
-        "disagree when the test finds a difference (p < alpha) in the claimed / opposite direction; inconclusive "
-        "when it does not (the difference may still exist: see 'detectable |Δ|' in Main effects); not comparable "
-        "when this grid cannot test it. The papers' numbers come from WMT-scale data and models, so we compare "
-        "directions, not sizes."])
+        f"95% interval and p from the seed-aware test of 'Main effects', {ctx.cfg.decode} search; a contrast the "
+        "baseline does not give, such as dot vs general when the baseline's score is another, pairs each run with "
+        "its twin at the claim's base level and takes the same test). Verdict: agree / disagree when the test finds "
+        "a difference (p < alpha) in the claimed / opposite direction; inconclusive when it does not (the difference "
+        "may still exist: the row names the smallest one the test could detect); not comparable when this grid "
+        "cannot test it. The papers' numbers come from WMT-scale data and models, so we compare directions, not "
+        "sizes."])
     by_corpus: dict[str, Tests] = {}
     for r in effects:
         by_corpus.setdefault(r["corpus"], {})[(r["contrast"], r["split"])] = r["test"]

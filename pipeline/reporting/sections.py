@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -88,19 +89,24 @@ def _bootstraps(ctx: ReportInputs, corpus: str, split: str) -> dict:
     return out
 
 
-def effect_rows(ctx: ReportInputs) -> list[dict]:
-    """One row per (contrast, split): the seed-aware test of mean BLEU(level) − BLEU(baseline level). Built once
-    per report (`build_sections`), read by Main effects and Findings."""
+def effect_rows(ctx: ReportInputs, extra: Sequence[tuple[str, str, str]] = ()) -> list[dict]:
+    """One row per (contrast, split): the seed-aware test of mean BLEU(level) − BLEU(baseline level), then the
+    `extra` (factor, level, base) contrasts the baseline's do not already cover (`main` False: Findings reads them,
+    Main effects does not). Built once per report (`build_sections`)."""
     rows, seed_of = [], dict(zip(ctx.runs["run"], ctx.runs["seed"], strict=True))
     for corpus in ctx.corpora:
         for split in res.SPLITS:
             boot = _bootstraps(ctx, corpus, split)
-            for con in analysis.contrasts(ctx.runs[ctx.runs["run"].isin(boot)], ctx.cfg.baseline):
+            have = ctx.runs[ctx.runs["run"].isin(boot)]
+            main = analysis.contrasts(have, ctx.cfg.baseline)
+            labels = {c.label for c in main}
+            more = [c for c in analysis.pair_contrasts(have, list(extra)) if c.label not in labels]
+            for con in main + more:
                 test = significance.seed_aware_test([(seed_of[a], boot[a], boot[b]) for a, b in con.pairs],
                                                     ctx.cfg.alpha)
                 level = sum(boot[a][0] for a, _ in con.pairs) / len(con.pairs)
                 rows.append({"corpus": corpus, "contrast": con.label, "split": split, "level BLEU": level,
-                             "base BLEU": level - test.delta, "test": test})
+                             "base BLEU": level - test.delta, "test": test, "main": con.label in labels})
     return rows
 
 
@@ -111,6 +117,7 @@ def _verdict(test: significance.SeedAwareTest, alpha: float) -> str:
 def main_effects(ctx: ReportInputs, rows: list[dict]) -> Section:
     """Britz et al. (2017)-style table: each factor's mean BLEU difference, tested with training variance."""
     a = ctx.cfg.alpha
+    rows = [r for r in rows if r["main"]]
     sec = Section("Main effects", [
         f"Each contrast pairs every run at a level with the run that differs only in that factor (same seed and "
         f"other factors) and tests the mean BLEU difference ({ctx.cfg.decode} search). The test treats seeds as "
