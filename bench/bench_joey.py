@@ -202,7 +202,11 @@ def main() -> None:
     ours = run_attnbench(a) if a.only != "joey" else None
     rows, md = table(a, ours, joey, ref)
     path = "input feeding (step loop)" if a.attn_feed else "Luong fast path (no input feeding)"
+    from pipeline.core.host import host
+
+    h = host()
     head = (f"attnbench vs Joey NMT 2.3 — Multi30k de→en, {'SMOKE (3,000-pair slice) ' if a.smoke else ''}"
+            f"{h.cpu} ({h.isa or 'no AVX2'}), {os.cpu_count()} cores, torch {h.torch}; "
             f"{a.threads} threads, started {started}, load avg at start {load[0]:.2f}. Equal training: both "
             f"{a.updates} updates of {a.batch} sentences, Adam {a.lr:g} constant (no warm-up), "
             f"label smoothing 0.1, dropout 0.2, clipping 1.0, final weights decoded; attnbench {path}. "
@@ -211,7 +215,8 @@ def main() -> None:
     out = ROOT / ".bench" / "smoke" if a.smoke else a.out  # a smoke run never overwrites the committed results
     out.mkdir(parents=True, exist_ok=True)
     (out / "joey.md").write_text(head + "\n\n" + md + "\n")
-    result = {"args": {k: str(v) for k, v in vars(a).items()}, "rows": rows, "attnbench": ours, "joey": joey,
+    result = {"cpu": f"{h.cpu} ({h.isa})", "args": {k: str(v) for k, v in vars(a).items()}, "rows": rows,
+              "attnbench": ours, "joey": joey,
               "joey_reference": ref}  # fmt: skip
     (out / "joey.json").write_text(json.dumps(result, indent=1) + "\n")
 

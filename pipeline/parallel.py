@@ -25,10 +25,11 @@ from pipeline.core.errors import UserError, exit_on_user_error
 
 
 def dvc(*args: str, env: dict | None = None, capture: bool = False) -> subprocess.CompletedProcess:
-    """Run the venv's dvc (the one beside this Python); a failure is one line (DVC and the stage have already
-    printed why), never a traceback of this runner."""
-    exe = os.path.join(os.path.dirname(sys.executable), "dvc")
-    done = subprocess.run([exe, *args], env=env, text=True, capture_output=capture)
+    """Run the venv's dvc (in this Python, through `pipeline.dvclock`: dvc.lock rewritten by libyaml, the one
+    cost of DVC that grows with the grid); a failure is one line (DVC and the stage have already printed why),
+    never a traceback of this runner."""
+    done = subprocess.run([sys.executable, "-m", "pipeline.dvclock", *args], env=env, text=True,
+                          capture_output=capture)
     if done.returncode:
         if capture:
             print(done.stderr, end="", file=sys.stderr)
