@@ -114,7 +114,11 @@ class Contrast:
 
     @property
     def label(self) -> str:
-        return f"{self.factor}: {self.level} vs {self.base}"
+        return contrast_label(self.factor, self.level, self.base)
+
+
+def contrast_label(factor: str, level: str, base: str) -> str:
+    return f"{factor}: {level} vs {base}"
 
 
 def _key(row, **change) -> tuple:
@@ -128,6 +132,11 @@ def _pairs(rows: list[dict], select, **change) -> tuple[tuple[str, str], ...]:
     return tuple((a, b) for a, b in found if b is not None)
 
 
+def _twin_contrast(corpus: str, rows: list[dict], factor: str, level: str, base) -> Contrast:
+    """Every run at `level` of `factor` paired with its twin at `base`."""
+    return Contrast(corpus, factor, level, str(base), _pairs(rows, lambda r: r[factor] == level, **{factor: base}))
+
+
 def contrasts(runs: pd.DataFrame, baseline: dict) -> list[Contrast]:
     """Attention vs none, then each level of each factor vs the baseline's level; contrasts without pairs dropped."""
     out = []
@@ -137,9 +146,7 @@ def contrasts(runs: pd.DataFrame, baseline: dict) -> list[Contrast]:
                             _pairs(rows, lambda r: r["attention"], score=NO_ATTENTION)))
         for factor in FACTORS:
             base = baseline.get(factor)
-            for level in sorted(set(df[factor]) - {base}):
-                out.append(Contrast(corpus, factor, level, str(base),
-                                    _pairs(rows, lambda r, f=factor, lv=level: r[f] == lv, **{factor: base})))
+            out += [_twin_contrast(corpus, rows, factor, level, base) for level in sorted(set(df[factor]) - {base})]
     return [c for c in out if c.pairs]
 
 
@@ -149,9 +156,7 @@ def pair_contrasts(runs: pd.DataFrame, wanted: list[tuple[str, str, str]]) -> li
     out = []
     for corpus, df in runs.groupby("corpus", sort=True):
         rows = df.to_dict("records")
-        for factor, level, base in wanted:
-            out.append(Contrast(corpus, factor, level, base,
-                                _pairs(rows, lambda r, f=factor, lv=level: r[f] == lv, **{factor: base})))
+        out += [_twin_contrast(corpus, rows, factor, level, base) for factor, level, base in wanted]
     return [c for c in out if c.pairs]
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from pipeline.reporting.analysis import contrast_label
 from pipeline.reporting.inputs import ReportInputs
 from pipeline.reporting.render import Section, Table
 from pipeline.reporting.significance import SeedAwareTest
@@ -38,9 +39,8 @@ class Claim:
     why: str = DIFFERENCES  # the likely reason when we disagree
 
     @property
-    def label(self) -> str:  # as `analysis.Contrast.label`
-        factor, level, base = self.contrast
-        return f"{factor}: {level} vs {base}"
+    def label(self) -> str:
+        return contrast_label(*self.contrast)
 
 
 CLAIMS = (
