@@ -1,8 +1,9 @@
 """Compute cost: parameters, FLOPs per target token, decoding latency and throughput.
 
-FLOPs are counted by `torch.utils.flop_counter` on a teacher-forced forward pass with oneDNN off: with oneDNN on,
-CPU LSTMs run as one fused op the counter does not know (it then sees a fraction of their FLOPs). A test checks the
-count against an analytic one. Training costs about 3× the forward FLOPs.
+FLOPs are counted by `torch.utils.flop_counter` on a teacher-forced forward pass with oneDNN and cuDNN off: with
+either on, recurrent layers can run as one fused op the counter does not know (it then sees a fraction of their
+FLOPs), so the count would depend on the device. A test checks the count against an analytic one. Training costs
+about 3× the forward FLOPs.
 
 The reported figure counts real work only: sentences are counted in groups of equal source and target length (a
 batch without padding; FLOPs are linear in the batch size, so this equals counting each sentence on its own) and the
@@ -32,11 +33,15 @@ def parameters(model: nn.Module) -> int:
 
 @torch.no_grad()
 def forward_flops(model: nn.Module, batch: dict) -> int:
-    """Forward FLOPs of a teacher-forced pass over `batch` as batched, padded positions included."""
+    """Forward FLOPs of a teacher-forced pass over `batch` as batched, padded positions included (on the model's
+    device: the count is the same on a CPU and a GPU)."""
+    device = next(model.parameters()).device
+    src, src_lens, tgt_in = (batch[k].to(device) for k in ("src", "src_lens", "tgt_in"))
     with warnings.catch_warnings():  # torch's mkldnn.flags() warns about TF32 on Intel GPUs, on every CPU
         warnings.filterwarnings("ignore", "TF32 acceleration on top of oneDNN", UserWarning)
-        with torch.backends.mkldnn.flags(enabled=False), FlopCounterMode(display=False) as counter:
-            model(batch["src"], batch["src_lens"], batch["tgt_in"])
+        with torch.backends.mkldnn.flags(enabled=False), torch.backends.cudnn.flags(enabled=False), \
+                FlopCounterMode(display=False) as counter:
+            model(src, src_lens, tgt_in)
     return counter.get_total_flops()
 
 
