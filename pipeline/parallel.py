@@ -39,11 +39,16 @@ def dvc(*args: str, env: dict | None = None, capture: bool = False) -> subproces
 
 def stale_jobs(corpus: str | None = None) -> list[list[str]]:
     """Independent jobs that `dvc status` reports as changed, in dvc.yaml order: `diagnose`, and each member's
-    `train@…` with its `evaluate@…` (only `corpus`'s members when given)."""
+    `train@…` with its `evaluate@…`, or its `evaluate@…` alone where only evaluation changed (a change to
+    `pipeline/evaluation` reruns every evaluation, K at a time like training); only `corpus`'s members when given."""
     status = json.loads(dvc("status", "--json", capture=True).stdout or "{}")
     jobs = [["diagnose"]] if "diagnose" in status else []
-    prefix = f"train@{corpus}-" if corpus else "train@"
-    return jobs + [[name, name.replace("train@", "evaluate@", 1)] for name in status if name.startswith(prefix)]
+    members: dict[str, list[str]] = {}
+    for name in status:
+        stage, _, run = name.partition("@")
+        if stage in ("train", "evaluate") and (corpus is None or run.startswith(f"{corpus}-")):
+            members.setdefault(run, []).append(name)
+    return jobs + [sorted(stages, key=lambda s: not s.startswith("train@")) for stages in members.values()]
 
 
 def member_env(threads: int) -> dict:

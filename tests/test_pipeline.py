@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 
 import pytest
 import yaml
@@ -13,6 +14,7 @@ from mlflow.tracking import MlflowClient
 from pipeline.core.params import load_params
 from pipeline.core.runs import runs_from_params
 from tests.conftest import MULTI30K, ROOT, dvc, make_project, result_numbers, write_params
+from tests.conftest import run as run_in
 
 pytestmark = pytest.mark.slow
 BASELINE, VANILLA = "numbers-gru-bi-luong-general-s1", "numbers-gru-bi-luong-none-s1"
@@ -96,6 +98,21 @@ def test_adding_a_member_trains_only_it(tiny_grid, tmp_path):
     assert {s for s in ran(done) if s.startswith(("train@", "evaluate@"))} == {
         "train@numbers-gru-bi-luong-dot-s1", "evaluate@numbers-gru-bi-luong-dot-s1"}
     assert "report@numbers" in ran(done)
+
+
+def test_an_evaluation_change_reruns_only_evaluations_k_at_a_time(tiny_grid, tmp_path, mlflow_server):
+    """An edit under pipeline/evaluation reruns every member's `evaluate@` and no `train@`, as the runner's parallel
+    jobs (not one by one in its closing `dvc repro`), and the numbers stay what they were."""
+    project = copy(tiny_grid[0], tmp_path)
+    before = result_numbers(member(project, BASELINE))
+    with (project / "pipeline" / "evaluation" / "decoding.py").open("a") as f:
+        f.write("\n# an edit that changes no result\n")
+    done = run_in(project, [sys.executable, "-m", "pipeline.parallel", "--jobs", "2"],
+               env={"MLFLOW_TRACKING_URI": mlflow_server})  # evaluate reopens the run its train stage logged
+    assert "running 2 job(s), 2 at a time" in done.stdout
+    assert {s for s in ran(done) if s.startswith(("train@", "evaluate@"))} == {f"evaluate@{BASELINE}",
+                                                                                 f"evaluate@{VANILLA}"}
+    assert result_numbers(member(project, BASELINE)) == before
 
 
 @pytest.mark.parametrize(("sig", "resumes_at"), [("KILL", 20), ("INT", 30)])  # KILL: last validation's ckpt
