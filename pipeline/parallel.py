@@ -51,9 +51,19 @@ def stale_jobs(corpus: str | None = None) -> list[list[str]]:
     return jobs + [sorted(stages, key=lambda s: not s.startswith("train@")) for stages in members.values()]
 
 
+# glibc hands every block of 32 MiB or more back to the OS when it is freed (mmap), so the largest tensors of a
+# training step (the logits, the additive score's (B, T, S, A) block) page-fault afresh at every step. Kept in the
+# heap, they cost that once: a Joey-sized update ran 1.13-1.20× faster on the fast path, 1.08-1.11× with input
+# feeding, 1.20-1.23× in bf16, for a third more peak memory (bench/bench_malloc.py, bench/results/malloc-mmap.md);
+# small models (the quick profile) gain nothing. No bit changes: torch aligns every tensor to 64 bytes either way, and
+# the bench compares the weights. The variables are mallopt(3)'s; a user's own values win.
+MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**34)}
+
+
 def member_env(threads: int) -> dict:
-    """The environment of one job: OpenMP capped at the member's threads (torch's own count comes from params)."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    """The environment of one job: OpenMP capped at the member's threads (torch's own count comes from params), and
+    glibc's allocator keeping large blocks (`MALLOC`)."""
+    env = {**MALLOC, **os.environ, "OMP_NUM_THREADS": str(threads)}
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     return env
 

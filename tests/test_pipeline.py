@@ -130,8 +130,9 @@ def test_killed_training_resumes_from_last_checkpoint(tiny_grid, tmp_path, sig, 
 
 
 def test_same_seed_same_bits_however_launched(tiny_grid, tmp_path):
-    """The fixture ran the member through `pipeline.parallel`; a plain `dvc repro` in a shell that asks for more
-    threads must give the same bits: the thread count comes from params (`numerics.threads`), not the environment."""
+    """The fixture ran the member through `pipeline.parallel` (with its allocator settings, `parallel.MALLOC`); a plain
+    `dvc repro` in a shell that asks for more threads must give the same bits: the thread count comes from params
+    (`numerics.threads`), not the environment."""
     project = copy(tiny_grid[0], tmp_path)
     before = result_numbers(member(project, BASELINE))
     dvc(project, "repro", "-f", "-s", f"train@{BASELINE}", f"evaluate@{BASELINE}",
