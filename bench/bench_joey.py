@@ -53,9 +53,16 @@ def args_parser() -> argparse.ArgumentParser:
     p.add_argument("--decode-batch", type=int, default=64, help="sentences per decoding batch (both systems)")
     p.add_argument("--attn-feed", action=argparse.BooleanOptionalAction, default=False,
                    help="attnbench with input feeding (step loop) instead of the fast path")  # fmt: skip
+    p.add_argument("--malloc", action=argparse.BooleanOptionalAction, default=True,
+                   help="both systems with glibc keeping large blocks, as `make repro` runs members "
+                        "(pipeline.parallel.MALLOC; bench/results/malloc-mmap.md)")  # fmt: skip
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # internal: run the attnbench side, write JSON
     return p
+
+
+ALLOCATOR = {True: "glibc keeping large blocks (MALLOC_MMAP_MAX_=0, as make repro runs members)",
+             False: "glibc defaults"}
 
 
 def data_for(a) -> m30k_data.Data:
@@ -195,6 +202,10 @@ def main() -> None:
         a.updates, a.val_every, a.joey_ref_min = 20, 10, 0.5
     if a.worker:
         return worker(a)
+    if a.malloc:  # inherited by both systems' processes; a user's own values win
+        from pipeline.parallel import MALLOC
+
+        os.environ.update({k: v for k, v in MALLOC.items() if k not in os.environ})
     started, load = time.strftime("%Y-%m-%d %H:%M:%S"), os.getloadavg()
     data = data_for(a)
     ref = run_joey_reference(a, data) if a.only != "attnbench" else None
@@ -210,7 +221,8 @@ def main() -> None:
             f"{a.threads} threads, started {started}, load avg at start {load[0]:.2f}. Equal training: both "
             f"{a.updates} updates of {a.batch} sentences, Adam {a.lr:g} constant (no warm-up), "
             f"label smoothing 0.1, dropout 0.2, clipping 1.0, final weights decoded; attnbench {path}. "
-            f"Joey's own recipe (batch 64, Adam 1e-3, plateau) ran {a.joey_ref_min:g} min for its speed.")  # fmt: skip
+            f"Joey's own recipe (batch 64, Adam 1e-3, plateau) ran {a.joey_ref_min:g} min for its speed. "
+            f"Allocator, both systems: {ALLOCATOR[a.malloc]}.")  # fmt: skip
     print(head + "\n\n" + md)
     out = ROOT / ".bench" / "smoke" if a.smoke else a.out  # a smoke run never overwrites the committed results
     out.mkdir(parents=True, exist_ok=True)
