@@ -129,8 +129,14 @@ def render_runs(params: dict, project: Path, profile: str = DEFAULT_PROFILE) -> 
     lines = [HEADER, f"profile: {profile}                # reports/<profile>/<corpus>/ (attnbench profile <name>)",
              "sources:                      # corpus -> the data its prepare stage reads (a DVC dep)"]
     lines += [f"  {name}: {source}" for name, source in corpus_sources(params, corpora, project).items()]
+    runs = DESIGNS[spec.design](spec, corpora)
+    # report@<corpus> takes a DVC params dep on its own line here: a change of seeds or levels that trains nothing
+    # new (members already in artifacts/) still rebuilds the report, and only that corpus's report
+    lines.append("members:                      # corpus -> its members (report@<corpus> depends on its line)")
+    lines += [f"  {name}: " + yaml.safe_dump([r.variant for r in runs if r.corpus == name], default_flow_style=True,
+                                             width=100000).strip() for name in corpora]
     lines.append(f"runs:                         # the {spec.design} design (grid.design)")
-    for run in DESIGNS[spec.design](spec, corpora):
+    for run in runs:
         lines.append(f"  {run.key}: " + yaml.safe_dump(run.item(), default_flow_style=True, width=1000).strip())
     return "\n".join(lines) + "\n"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.core.params import DEFAULT_PROFILE, PROFILE_FILE, apply_overlay
+from pipeline.core.params import DEFAULT_PROFILE, GENERATED, PROFILE_FILE, apply_overlay
 from pipeline.grid import RUNS_FILE, dump_profile, render_profile, render_runs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,6 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
-GENERATED = ("profile", "sources", "runs")  # runs.yaml's sections, which `load_params` merges in
 
 
 def write_params(project: Path, params: dict, design: str = "ablation") -> dict:

@@ -14,7 +14,7 @@ from pipeline.core.errors import ConfigError
 T = TypeVar("T")
 
 
-GENERATED = ("profile", "sources", "runs")  # the sections of runs.yaml (pipeline/grid.py writes it)
+GENERATED = ("profile", "sources", "members", "runs")  # the sections of runs.yaml (pipeline/grid.py writes it)
 PROFILE_FILE = "profile.yaml"  # the active profile's overlay, written by `attnbench profile <name>` (pipeline/grid.py)
 PROFILES = "profiles"  # profiles/<name>.yaml: overlays on params.yaml
 DEFAULT_PROFILE = "quick"  # params.yaml itself; profiles/quick.yaml is empty
