@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 
+import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
@@ -100,6 +101,30 @@ def test_adding_a_member_trains_only_it(tiny_grid, tmp_path):
     assert "report@numbers" in ran(done)
 
 
+def test_the_report_follows_the_member_list_both_ways(tiny_grid, tmp_path):
+    """Seeds [1] → [1, 2] → [1] → [1, 2]: the report is rebuilt each time and lists exactly the grid's members, even
+    when no member trains (s2 stays in artifacts/ after it leaves the grid, and comes back without training)."""
+    project = copy(tiny_grid[0], tmp_path)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+
+    def seeds(values: list[int]):
+        params["grid"]["seeds"] = values
+        write_params(project, params)
+        done = dvc(project, "repro")
+        listed = pd.read_csv(project / "reports" / "quick" / "numbers" / "results.csv")["variant"]
+        return done, sorted(listed)
+
+    done, listed = seeds([1, 2])
+    assert listed == sorted(["gru-bi-luong-general-s1", "gru-bi-luong-general-s2", "gru-bi-luong-none-s1",
+                             "gru-bi-luong-none-s2"])
+    done, listed = seeds([1])
+    assert "report@numbers" in ran(done) and not [s for s in ran(done) if s.startswith("train@")]
+    assert listed == ["gru-bi-luong-general-s1", "gru-bi-luong-none-s1"]
+    assert "Data and pipelines are up to date" in dvc(project, "status").stdout
+    done, listed = seeds([1, 2])
+    assert "report@numbers" in ran(done) and len(listed) == 4
+
+
 def test_an_evaluation_change_reruns_only_evaluations_k_at_a_time(tiny_grid, tmp_path, mlflow_server):
     """An edit under pipeline/evaluation reruns every member's `evaluate@` and no `train@`, as the runner's parallel
     jobs (not one by one in its closing `dvc repro`), and the numbers stay what they were."""
@@ -118,8 +143,9 @@ def test_an_evaluation_change_reruns_only_evaluations_k_at_a_time(tiny_grid, tmp
 @pytest.mark.parametrize(("sig", "resumes_at"), [("KILL", 20), ("INT", 30)])  # KILL: last validation's ckpt
 def test_killed_training_resumes_from_last_checkpoint(tiny_grid, tmp_path, sig, resumes_at):
     project = copy(tiny_grid[0], tmp_path)
+    before = result_numbers(member(project, BASELINE))
     killed = dvc(project, "repro", "-f", "-s", f"train@{BASELINE}", check=False,
-                 env={"ATTNBENCH_KILL_AT_STEP": "30", "ATTNBENCH_KILL_SIGNAL": sig})
+                 env={"ATTNBENCH_KILL_AT_STEP": "30", "ATTNBENCH_KILL_SIGNAL": sig, "ATTNBENCH_RETRAIN": "1"})
     assert killed.returncode != 0
     assert (member(project, BASELINE) / "ckpt" / "last.ckpt").is_file()
     done = dvc(project, "repro")
@@ -127,6 +153,7 @@ def test_killed_training_resumes_from_last_checkpoint(tiny_grid, tmp_path, sig, 
     assert f"train@{VANILLA}" not in ran(done)  # nothing finished is redone
     train = json.loads((member(project, BASELINE) / "train.json").read_text())
     assert train["resumed_from_step"] == resumes_at and train["steps"] == 40
+    assert result_numbers(member(project, BASELINE)) == before  # resumed = uninterrupted (tests/test_resume.py)
 
 
 def test_same_seed_same_bits_however_launched(tiny_grid, tmp_path):
@@ -135,8 +162,9 @@ def test_same_seed_same_bits_however_launched(tiny_grid, tmp_path):
     (`numerics.threads`), not the environment."""
     project = copy(tiny_grid[0], tmp_path)
     before = result_numbers(member(project, BASELINE))
-    dvc(project, "repro", "-f", "-s", f"train@{BASELINE}", f"evaluate@{BASELINE}",
-        env={"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"})
+    done = dvc(project, "repro", "-f", "-s", f"train@{BASELINE}", f"evaluate@{BASELINE}",
+               env={"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "ATTNBENCH_RETRAIN": "1"})
+    assert "restored" not in done.stdout  # retrained, not restored from ckpt/
     after = result_numbers(member(project, BASELINE))
     assert len(before) > 50 and after == before
     assert json.loads((member(project, BASELINE) / "train.json").read_text())["threads"] == 1

@@ -49,15 +49,26 @@ class BucketBatchSampler(Sampler[list[int]]):
 
     Examples are shuffled, cut into pools of `pool` batches, sorted by length inside each pool and batched;
     the batches are then shuffled. With `shuffle=False` the batches follow length order (for decoding).
+
+    Its position is one number, the batches served since the start of training: epoch `position // len(self)`,
+    batch `position % len(self)` of it. Each `iter()` serves the rest of the current epoch, so a run resumed at
+    global step g (`start=g`: one batch per optimizer step) sees exactly the batches an uninterrupted run sees after
+    step g. The position moves only when a batch is actually taken, so an iterator Lightning creates and drops
+    serves nothing twice.
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0, shuffle: bool = True, pool: int = 50):
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0, shuffle: bool = True, pool: int = 50,
+                 start: int = 0):
         self.lengths, self.batch_size, self.seed, self.shuffle, self.pool = lengths, batch_size, seed, shuffle, pool
-        self.epoch = 0
+        self.position = start
 
-    def _batches(self) -> list[list[int]]:
+    @property
+    def epoch(self) -> int:
+        return self.position // len(self)
+
+    def _batches(self, epoch: int) -> list[list[int]]:
         order = list(range(len(self.lengths)))
-        rng = random.Random(self.seed + self.epoch)
+        rng = random.Random(self.seed + epoch)
         if not self.shuffle:
             order.sort(key=lambda i: self.lengths[i])
             return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
@@ -71,15 +82,37 @@ class BucketBatchSampler(Sampler[list[int]]):
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        batches = self._batches()
-        self.epoch += 1
-        return iter(batches)
+        if not self.shuffle:  # decoding order: every pass the same, from the start
+            yield from self._batches(0)
+            return
+        epoch, offset = divmod(self.position, len(self))
+        for batch in self._batches(epoch)[offset:]:
+            self.position += 1
+            yield batch
 
     def __len__(self) -> int:
         return -(-len(self.lengths) // self.batch_size)
 
 
-def loader(pairs: list[Pair], batch_size: int, seed: int = 0, shuffle: bool = True) -> DataLoader:
-    """A DataLoader over `pairs` with length-bucketed batches (no worker processes: deterministic, CPU-cheap)."""
-    sampler = BucketBatchSampler([len(p.src) for p in pairs], batch_size, seed=seed, shuffle=shuffle)
-    return DataLoader(pairs, batch_sampler=sampler, collate_fn=collate)
+class ResumableLoader(DataLoader):
+    """A DataLoader whose batch sampler resumes by position (`BucketBatchSampler.position`), set from the
+    checkpoint's global step before `fit`. `state_dict`/`load_state_dict` make Lightning treat it as resumable (it
+    warns and replays the epoch otherwise); what they carry is the data's identity, checked on load, not the
+    position: Lightning's fetcher prefetches a batch, so a count kept by the loader would be one ahead of the
+    steps taken, while the global step is exact."""
+
+    def state_dict(self) -> dict:
+        sampler = self.batch_sampler
+        return {"seed": sampler.seed, "batches_per_epoch": len(sampler), "examples": len(sampler.lengths)}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state != self.state_dict():
+            raise RuntimeError(f"checkpoint's training data {state} differs from this run's {self.state_dict()}: "
+                               "resuming would train on other batches")
+
+
+def loader(pairs: list[Pair], batch_size: int, seed: int = 0, shuffle: bool = True, start: int = 0) -> DataLoader:
+    """A DataLoader over `pairs` with length-bucketed batches (no worker processes: deterministic, CPU-cheap),
+    starting `start` batches into its sequence of epochs (a resumed run: its global step)."""
+    sampler = BucketBatchSampler([len(p.src) for p in pairs], batch_size, seed=seed, shuffle=shuffle, start=start)
+    return ResumableLoader(pairs, batch_sampler=sampler, collate_fn=collate)

@@ -24,9 +24,10 @@ from pipeline.training.trainer import (
     StopOnDivergence,
     checkpoint_step,
     code_hash,
+    files_hash,
     make_trainer,
     mark_complete,
-    restore_previous,
+    restore_finished,
     resume_point,
     summary,
 )
@@ -48,15 +49,17 @@ def train(ctx: RunContext) -> TrainSummary:
     ckpt_dir, outputs = ctx.out / "ckpt", (ctx.out / "train.json", ctx.out / "curves.json")
     sizes = Sizes(ctx.model_cfg.emb_dim, ctx.model_cfg.hidden, cfg.batch_size, ctx.meta.tgt_vocab_size)  # the grid's
     precision = resolve_precision(cfg.precision, sizes)  # `auto`: bf16 only where the probe measures it faster
-    stamp = f"{ctx.params_hash}-{code_hash(ctx.root)}-{precision}"  # a checkpoint resumes only in its precision
-    if restore_previous(ckpt_dir, stamp, outputs):
-        print(f"{ctx.key}: restored the finished run of these params and code from ckpt/previous/ (not retrained)",
-              flush=True)
+    # a checkpoint resumes (or a finished run is restored) only with its params, code, data and precision
+    stamp = f"{ctx.params_hash}-{code_hash(ctx.root)}-{files_hash(ctx.data)}-{precision}"
+    if found := restore_finished(ckpt_dir, stamp, outputs):
+        print(f"{ctx.key}: restored the finished run of these params, code and data from {found} (not retrained; "
+              "ATTNBENCH_RETRAIN=1 retrains)", flush=True)
         return read_json(outputs[0], TrainSummary)
     last = resume_point(ckpt_dir, stamp)
     resumed_from = checkpoint_step(last) if last else None
     with phase("data_model"):
-        train_dl = loader(pairs_from_split(ctx.dataset["train"]), cfg.batch_size, seed=cfg.seed)
+        train_dl = loader(pairs_from_split(ctx.dataset["train"]), cfg.batch_size, seed=cfg.seed,
+                          start=resumed_from or 0)  # one batch per optimizer step: the step is the position
         valid_dl = loader(pairs_from_split(ctx.dataset["valid"]), 100, shuffle=False)
         module, curves = build_module(ctx), Curves()
     with phase("mlflow"):  # the run's start; its end is timed by the process total alone
@@ -69,7 +72,7 @@ def train(ctx: RunContext) -> TrainSummary:
             logger.log_hyperparams({"run": ctx.key, **ctx.model_cfg.to_dict(), **cfg.to_dict(),
                                     **dataclasses.asdict(ctx.meta), "precision_resolved": precision})
         trainer = make_trainer(cfg.max_steps, min(cfg.val_every, cfg.max_steps), ckpt_dir, curves, logger, ctx.key,
-                               ctx.verbose, precision)
+                               ctx.verbose, precision, batches_per_epoch=len(train_dl))
         if os.environ.get("ATTNBENCH_KILL_AT_STEP"):
             trainer.callbacks.append(KillAtStep(int(os.environ["ATTNBENCH_KILL_AT_STEP"]),
                                                 os.environ.get("ATTNBENCH_KILL_SIGNAL", "KILL")))

@@ -1,5 +1,6 @@
-"""`train.precision`: `32` (fp32), `bf16-mixed` (bf16 autocast, fp32 weights), or `auto`: bf16 on a GPU, and on a
-CPU only where a start-up probe measures it faster.
+"""`train.precision`: `32` (fp32), `bf16-mixed` (bf16 autocast, fp32 weights), or `auto`: bf16 on a GPU that has it
+natively (`torch.cuda.is_bf16_supported(including_emulation=False)`: Ampere and later), and on a CPU only where a
+start-up probe measures it faster.
 
 CPUs differ by an order of magnitude here: bf16 autocast trained the Joey bench's model 1.75× faster per update on
 an AMX CPU, and 20× slower on an AVX2-only one (no bf16 units: every bf16 op is emulated). The flags alone do not
@@ -107,11 +108,13 @@ def cached_probe(sizes: Sizes) -> Probe:
 
 def resolve(requested: str, sizes: Sizes) -> str:
     """The Lightning precision a member trains in: `32` → 32-true; `bf16-mixed` as asked; `auto` → bf16-mixed on a
-    GPU, else the probe's verdict at `sizes`."""
+    GPU with native bf16 (fp32 on an older one), else the probe's verdict at `sizes`."""
     if requested == "32":
         return "32-true"
     if requested == "bf16-mixed":
         return "bf16-mixed"
     if torch.cuda.is_available():
-        return "bf16-mixed"
+        # native bf16 only (Ampere and later): before it torch emulates bf16, slower than fp32 and not what `auto`
+        # promises; those GPUs train in fp32 (16-mixed would need loss scaling, another set of numbers)
+        return "bf16-mixed" if torch.cuda.is_bf16_supported(including_emulation=False) else "32-true"
     return cached_probe(sizes).picked
