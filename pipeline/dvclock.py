@@ -25,14 +25,23 @@ from contextlib import contextmanager
 LOCK_NAME = "dvc.lock"
 
 
-def install() -> None:
+def install() -> bool:
     """Route DVC's rewrites of dvc.lock through the C safe loader and DVC's own dumper; anything else keeps
-    DVC's code."""
-    import dvc.dvcfile
-    from dvc.utils.serialize._common import _modify_data
-    from dvc.utils.serialize._yaml import _dump, parse_yaml  # parse_yaml: typ="safe", C when clib is installed
+    DVC's code. The names it needs are private to DVC (`_modify_data`, `_dump`, `parse_yaml`, and
+    `dvc.dvcfile.modify_yaml` itself): a DVC release that moves one leaves plain DVC in charge, with one warning
+    line, and False. Slower on a large grid, never wrong."""
+    try:
+        import dvc.dvcfile
+        from dvc.utils.serialize._common import _modify_data
+        from dvc.utils.serialize._yaml import _dump, parse_yaml  # parse_yaml: typ="safe", C when clib is installed
 
-    original = dvc.dvcfile.modify_yaml
+        original = dvc.dvcfile.modify_yaml
+    except (ImportError, AttributeError) as e:
+        import dvc
+
+        print(f"warning: pipeline.dvclock: DVC {getattr(dvc, '__version__', '?')} lacks {e}; dvc.lock is "
+              "rewritten by plain DVC (correct, slower on a large grid)", file=sys.stderr)
+        return False
 
     @contextmanager
     def modify_yaml(path, fs=None):
@@ -44,6 +53,7 @@ def install() -> None:
             yield data
 
     dvc.dvcfile.modify_yaml = modify_yaml
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
