@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict
+import warnings
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ BASELINE = {"cell": "gru", "direction": "bi", "decoder": "luong", "score": "gene
 SYSTEMS = {("gru", "bi", "none"): (0.35, 0.7), ("gru", "bi", "dot"): (0.08, 0.15),
            ("gru", "bi", "general"): (0.08, 0.15), ("gru", "bi", "concat"): (0.06, 0.2),
            ("lstm", "bi", "general"): (0.1, 0.2), ("gru", "uni", "general"): (0.15, 0.3)}
-SEEDS = (1, 2)
+SEEDS = (1, 2, 3)  # 3, as the grid's default: with 2 (1 degree of freedom) Holm leaves nothing significant
 WORDS = ["un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "onze", "douze", "treize",
          "vingt", "cent", "mille"]
 
@@ -145,9 +146,18 @@ def real(tiny_grid) -> Path:
     return tiny_grid[0] / "reports" / "quick" / "numbers"
 
 
+RESUMED = "gru-bi-luong-concat-s2"  # the stand-in member whose train.json says it was resumed
+
+
+def _mark_resumed(root: Path, variant: str, step: int) -> None:
+    path = root / "artifacts" / "numbers" / variant / "train.json"
+    schema.write_json(path, replace(schema.read_json(path, schema.TrainSummary), resumed_from_step=step))
+
+
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory) -> Path:
     root = write_standin(tmp_path_factory.mktemp("standin"))
+    _mark_resumed(root, RESUMED, 400)
     return build_report(report_config(_params()), root / "artifacts", root / "data", root / "reports", root)
 
 
@@ -198,14 +208,14 @@ def test_leaderboard_marks_best_and_main_effects_give_seed_aware_verdicts(standi
     assert "**" in md.split("## Leaderboard")[1].split("## Main effects")[0]
     effects = md.split("## Main effects")[1].split("## Ranking stability")[0]
     # dot copies general exactly: no difference in any seed, so the verdict is "inconclusive", never "no difference"
-    assert re.search(r"\| score: dot vs general \| test \| 2 \| 2 \| .*\| \+0\.00 \| .*\| 1\.000 \| inconclusive \|",
+    assert re.search(r"\| score: dot vs general \| test \| 3 \| 3 \| .*\| \+0\.00 \| .*\| 1\.000 \| inconclusive \|",
                      effects)
     # attention vs none: every seed far apart
-    assert re.search(r"\| attention: any score vs none \| test \| 2 \| .*\| better \|", effects)
+    assert re.search(r"\| attention: any score vs none \| test \| 3 \| .*\| better \|", effects)
     verdicts = {line.split("|")[-3].strip() for line in effects.splitlines() if line.startswith("| numbers")}
     assert verdicts == {"better", "worse", "inconclusive"} and "sentences only" not in effects
     stability = md.split("## Ranking stability across seeds")[1].split("## Length robustness")[0]
-    assert "| numbers | test BLEU | 6 | 2 |" in stability
+    assert "| numbers | test BLEU | 6 | 3 |" in stability
     assert "saturated" not in md
 
 
@@ -229,8 +239,13 @@ def test_findings_test_their_own_pairs_whatever_the_baseline(tmp_path):
     root = write_standin(tmp_path)
     params = _params()
     params["grid"]["baseline"] = {**BASELINE, "score": "concat"}
-    md = (build_report(report_config(params), root / "artifacts", root / "data", root / "reports", root)
-          / "report.md").read_text()
+    out = build_report(report_config(params), root / "artifacts", root / "data", root / "reports", root)
+    md = (out / "report.md").read_text()
+    # the family holds the findings' own contrasts too, each once: dot vs general is in no Main effects row
+    table = pd.read_csv(out / "contrasts.csv")
+    extra = table[~table["main"]]
+    assert sorted(extra.loc[extra["contrast"] == "score: dot vs general", "split"]) == ["test", "test_long"]
+    assert not table.duplicated(["corpus", "contrast", "split"]).any() and f"each counted once ({len(table)}" in md
     effects = md.split("## Main effects")[1].split("## Findings")[0]
     assert "score: general vs concat" in effects and "vs general" not in effects
     findings = md.split("## Findings against the literature")[1].split("## Ranking stability")[0]
@@ -428,3 +443,95 @@ def test_real_report_names_the_host_of_every_run(real):
     assert len(rows) == 1 and rows[0].rstrip(" |").endswith("| 2")  # both runs on this machine
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert cells[2] in ("DEFAULT", "AVX2", "AVX512") and cells[3] == "1"
+    assert cells[-2] == "no" and "resumed from a checkpoint" not in md  # train.json `resumed_from_step`: none
+
+
+# ---------------------------------------------------------------- multiple comparisons, curves, resumes, small grids
+def _table(md: str, section: str, caption: str) -> pd.DataFrame:
+    """A Markdown table of `section` (its rows under `caption`) as strings."""
+    text = md.split(f"## {section}")[1].split("\n## ")[0].split(caption)[1].split("\n", 1)[1]
+    lines = [line for line in text.strip().split("\n\n")[0].splitlines() if line.startswith("| ")]
+    cells = [[c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]] for line in lines]
+    return pd.DataFrame(cells[1:], columns=cells[0])
+
+
+def test_verdicts_read_the_holm_adjusted_p_over_the_reports_family(standin):
+    md = (standin / "report.md").read_text()
+    effects = _table(md, "Main effects", "*Main effects")
+    raw, holm = effects["p (raw)"].astype(float), effects["p (Holm)"].astype(float)
+    assert (holm >= raw).all()
+    decided = effects["verdict"].isin(["better", "worse"])
+    assert decided.any() and (decided == (holm < 0.05)).all()  # the verdict follows the adjusted p, not the raw
+    flipped = (raw < 0.05) & (holm >= 0.05)  # stand-in: uni vs bi, p ≈ 0.01-0.03 raw, 0.06-0.18 adjusted
+    assert flipped.any() and (effects.loc[flipped, "verdict"] == "inconclusive").all()
+    table = pd.read_csv(standin / "contrasts.csv")
+    family = table[~table["sentence_only"]]
+    assert not table.duplicated(["corpus", "contrast", "split"]).any()
+    assert family["p_holm"].to_numpy() == pytest.approx(significance.holm(family["p_raw"]))
+    assert f"each counted once ({len(family)} here)" in md and "Holm–Bonferroni" in md
+    assert set(table.loc[table["main"], "contrast"]) == set(effects["contrast"])
+    claims = _table(md, "Findings against the literature", "published claims and our numbers*")
+    assert {"p (raw)", "p (Holm)"} <= set(claims)
+    for _, row in claims[claims["p (raw)"] != "—"].iterrows():
+        if float(row["p (raw)"]) < 0.05 <= float(row["p (Holm)"]):
+            assert row["verdict"] == "inconclusive" and "not after the adjustment" in row["likely reason"]
+
+
+def test_training_curves_draw_one_mean_line_and_one_band_per_configuration():
+    rng = np.random.default_rng(0)
+    curves = pd.DataFrame([{"config": f"c{c:02d}", "run": f"c{c}-s{s}", "step": 100 * k, "wall_s": 6.0 * k + s,
+                            "val_bleu": 3 * c + k + rng.normal(), "val_loss": 3 / k + rng.normal(0, 0.1)}
+                           for c in range(11) for s in range(3) for k in range(1, 6)])
+    fig = figures.training_curves(curves)
+    for ax in fig.axes:
+        assert len(ax.get_lines()) == 11 and len(ax.collections) == 11  # 11 configs, not 33 seed lines
+    lines = fig.axes[0].get_lines()
+    mean = curves[curves["config"] == "c00"].groupby("step")["val_bleu"].mean()
+    assert lines[0].get_ydata() == pytest.approx(mean.to_numpy())
+    band = fig.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    lo, hi = curves[curves["config"] == "c00"].groupby("step")["val_bleu"].agg(["min", "max"]).to_numpy().T
+    assert band.min() == pytest.approx(lo.min()) and band.max() == pytest.approx(hi.max())
+    styles = {(line.get_color(), line.get_linestyle()) for line in lines}
+    assert len(styles) == 11  # the 11th config reuses a colour, dashed
+    assert "min–max" in fig.legends[0].get_title().get_text()
+    figures.plt.close(fig)
+
+
+def test_curves_section_says_what_the_band_is(standin):
+    md = (standin / "report.md").read_text()
+    curves = md.split("## Training curves")[1].split("\n## ")[0]
+    assert "mean over its seeds" in curves and "min–max" in curves and "figures/curves_numbers.png" in curves
+
+
+def test_provenance_names_the_resumed_members(standin):
+    md = (standin / "report.md").read_text()
+    hosts = _table(md, "Provenance", "where the runs trained*")
+    assert dict(zip(hosts["resumed"], hosts["runs"], strict=True)) == {"no": "17", "from step 400": "1"}
+    note = next(line for line in md.splitlines() if "resumed from a checkpoint" in line)
+    assert f"1 of 18 runs resumed from a checkpoint after an interruption: {RESUMED} (from step 400)" in note
+
+
+def test_a_two_configuration_grid_gives_no_small_sample_warning(tmp_path):
+    """Baseline + vanilla, 3 seeds: AER exists for one configuration only, so Kendall's tau between seeds is
+    undefined; the table says why instead of scipy warning (SmallSampleWarning) and returning NaN."""
+    root = write_standin(tmp_path, {k: v for k, v in SYSTEMS.items() if k[1:] in (("bi", "none"), ("bi", "general"))
+                                    and k[0] == "gru"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = build_report(report_config(_params()), root / "artifacts", root / "data", root / "reports", root)
+    assert not [w for w in caught if w.category.__name__ == "SmallSampleWarning"], [str(w.message) for w in caught]
+    stability = _table((out / "report.md").read_text(), "Ranking stability across seeds", "(configurations run")
+    assert stability.set_index("metric").loc["AER", "Kendall τ"] == "n/a (1 configuration run with every seed)"
+
+
+def test_ranking_stability_says_why_tau_is_undefined():
+    runs = pd.DataFrame([{"config": c, "seed": s, "m": v} for c, v in (("a", 1.0), ("b", 2.0)) for s in (1, 2)])
+    assert analysis.ranking_stability(runs, "m").tau_mean == 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        one_config = analysis.ranking_stability(runs[runs["config"] == "a"], "m")
+        ties = analysis.ranking_stability(runs.assign(m=1.0), "m")
+        one_seed = analysis.ranking_stability(runs[runs["seed"] == 1], "m")
+    assert (one_config.tau_mean, one_config.why_no_tau) == (None, "1 configuration run with every seed")
+    assert ties.tau_mean is None and "ties" in ties.why_no_tau
+    assert one_seed.why_no_tau == "1 seed"

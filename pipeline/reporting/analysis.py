@@ -170,17 +170,34 @@ class Stability:
     tau_min: float | None
     agreed: int  # config pairs whose order every seed gives the same way (ties break agreement)
     pairs: int
+    why_no_tau: str | None = None  # why tau is None: one seed, fewer than two configurations, or all ties
+
+
+def _no_tau(configs: int, seeds: int) -> str | None:
+    """Why Kendall's tau between seeds is undefined (None when it is defined): scipy would return NaN with a
+    SmallSampleWarning for fewer than two configurations, so those cases are decided here."""
+    if seeds == 1:
+        return "1 seed"
+    if configs < 2:
+        return f"{configs} configuration{'' if configs == 1 else 's'} run with every seed"
+    return None
 
 
 def ranking_stability(runs: pd.DataFrame, metric: str) -> Stability:
     """Kendall's tau between the seeds' rankings of the configurations, and the share of pairwise orderings that
-    all seeds agree on; only configurations run with every seed count (one seed: no tau, every order 'agreed')."""
+    all seeds agree on; only configurations run with every seed count (one seed: no tau, every order 'agreed').
+    Where tau is undefined, `why_no_tau` says why."""
     table = runs.pivot_table(index="config", columns="seed", values=metric, aggfunc="first").dropna()  # (C, S)
     C, S = table.shape
-    taus = [stats.kendalltau(table[a], table[b]).statistic for a, b in itertools.combinations(table.columns, 2)]
-    taus = [t for t in taus if not np.isnan(t)]
+    why = _no_tau(C, S)
+    pairs = [] if why else itertools.combinations(table.columns, 2)
+    taus = [stats.kendalltau(table[a], table[b]).statistic for a, b in pairs]
+    taus = [t for t in taus if not np.isnan(t)]  # a seed that ties every configuration ranks nothing
+    if why is None and not taus:
+        why = "every seed pair has a seed that ties all configurations"
     values = table.to_numpy(float)
     agreed = sum(bool(np.all(np.sign(values[i] - values[j]) == np.sign(values[i, 0] - values[j, 0]))
                       and values[i, 0] != values[j, 0]) for i, j in itertools.combinations(range(C), 2))
     return Stability(configs=C, seeds=S, tau_mean=float(np.mean(taus)) if taus else None,
-                     tau_min=float(np.min(taus)) if taus else None, agreed=agreed, pairs=C * (C - 1) // 2)
+                     tau_min=float(np.min(taus)) if taus else None, agreed=agreed, pairs=C * (C - 1) // 2,
+                     why_no_tau=why)

@@ -88,15 +88,19 @@ def diagnostic_section(ctx: ReportInputs) -> Section:
 def curves_section(ctx: ReportInputs) -> Section:
     """Validation BLEU and loss against steps and wall time, and steps to the target BLEU."""
     sec = Section("Training curves", [
-        "Validation BLEU and loss per configuration (one line per seed), against optimizer steps and wall time. "
-        "Sample efficiency: the first validation step whose BLEU reaches the target."])
+        "Validation BLEU and loss per configuration, against optimizer steps and wall time: one line per "
+        "configuration, the mean over its seeds at each validation step, in a shaded band from the seeds' lowest to "
+        "highest value (min–max, not a confidence interval: with 2–3 seeds a standard deviation says little). "
+        "Against wall time a point sits at the seeds' mean wall time of that step. Sample efficiency: the first "
+        "validation step whose BLEU reaches the target."])
     c = ctx.results.curves.merge(ctx.runs[["run", "corpus", "config"]], on="run")
     for corpus in ctx.corpora:
         df = c[c["corpus"] == corpus]
         if not df.empty:
             name = f"curves_{corpus}.png"
             figures.save(figures.training_curves(df), ctx.figures / name)
-            sec.figures.append(Figure(name, f"{corpus}: validation BLEU and loss against steps and wall time"))
+            sec.figures.append(Figure(name, f"{corpus}: validation BLEU and loss against steps and wall time; line: "
+                                            "mean over seeds, band: min–max over seeds"))
         sec.tables.append(_efficiency_table(ctx, corpus))
     return sec
 

@@ -17,9 +17,8 @@ from pipeline.reporting.provenance import provenance_section
 TITLE = "attnbench: attention in recurrent encoder-decoders"
 
 
-def build_sections(ctx: ReportInputs, project: Path) -> list[render.Section]:
-    """Every section, in report order."""
-    effects = sections.effect_rows(ctx, findings.CONTRASTS)  # the seed-aware tests, read by two sections
+def build_sections(ctx: ReportInputs, project: Path, effects: list[dict]) -> list[render.Section]:
+    """Every section, in report order (`effects`: `sections.effect_rows`, the seed-aware tests two sections read)."""
     return [sections.summary(ctx), sections.leaderboard(ctx), sections.main_effects(ctx, effects),
             findings.findings_section(ctx, effects), sections.stability_section(ctx),
             sections.length_section(ctx), sections.cost_section(ctx), behaviour.attention_section(ctx),
@@ -43,8 +42,8 @@ def write_plot_data(ctx: ReportInputs, out: Path) -> None:
 
 def build_report(cfg: ReportConfig, artifacts: Path, data: Path, out: Path, project: Path | None = None,
                  members: set[str] | None = None) -> Path:
-    """Write `out/{index.html, report.md, results.csv, figures/, plots/}` from the artifacts (only `members`,
-    `<corpus>/<variant>` names, when given); returns `out`.
+    """Write `out/{index.html, report.md, results.csv, contrasts.csv, figures/, plots/}` from the artifacts (only
+    `members`, `<corpus>/<variant>` names, when given); returns `out`.
 
     Everything is built in a sibling folder first and moved in only when complete, so a report that fails (no
     artifacts, a bad file) leaves the previous report as it was."""
@@ -56,8 +55,10 @@ def build_report(cfg: ReportConfig, artifacts: Path, data: Path, out: Path, proj
     try:
         ctx = ReportInputs(cfg, res.load_results(artifacts, members), artifacts, data, tmp / "figures",
                            res.load_diagnose(artifacts / "diagnose" / "metrics.json"))
-        secs = build_sections(ctx, Path(project or Path.cwd()))
+        effects = sections.effect_rows(ctx, findings.CONTRASTS)  # once: the bootstrap is the report's slow part
+        secs = build_sections(ctx, Path(project or Path.cwd()), effects)
         ctx.runs.sort_values(["corpus", "config", "seed"]).to_csv(tmp / "results.csv", index=False)
+        sections.contrast_table(effects, cfg.alpha).to_csv(tmp / "contrasts.csv", index=False)
         write_plot_data(ctx, tmp / "plots")
         (tmp / "report.md").write_text(render.to_markdown(TITLE, secs), encoding="utf-8")
         (tmp / "index.html").write_text(render.to_html(TITLE, secs, tmp / "figures"), encoding="utf-8")

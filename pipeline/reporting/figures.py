@@ -140,22 +140,38 @@ def bars(frame: pd.DataFrame, label: str, values: list[str], title: str) -> plt.
     return fig
 
 
+def config_styles(configs) -> dict[str, tuple]:
+    """A (colour, line style) per config: tab10's ten colours, then the same colours dashed, then dotted."""
+    cmap = plt.get_cmap("tab10")
+    return {n: (cmap(i % 10), ("-", "--", ":")[i // 10 % 3]) for i, n in enumerate(sorted(set(configs)))}
+
+
 def training_curves(curves: pd.DataFrame) -> plt.Figure:
-    """Validation BLEU and loss against steps and against wall time; one colour per config, one line per seed.
+    """Validation BLEU and loss against steps and against wall time: one line per config, the mean over its seeds
+    at each validation step, in a band from the seeds' lowest to highest value (min–max); against wall time the
+    line sits at the seeds' mean wall time of that step.
 
     `curves`: columns config, run, step, wall_s, val_bleu, val_loss.
     """
     fig, axes = plt.subplots(2, 2, figsize=(12, 7.5))
-    colors = dict(zip(sorted(curves["config"].unique()), plt.get_cmap("tab20").colors, strict=False))
-    for (config, _run), df in curves.sort_values("step").groupby(["config", "run"]):
+    styles = config_styles(curves["config"])
+    per_step = curves.groupby(["config", "step"], sort=True)[["wall_s", "val_bleu", "val_loss"]].agg(
+        ["mean", "min", "max"])  # (config × step) rows, (value × statistic) columns
+    for config, df in per_step.groupby(level="config"):
+        color, style = styles[config]
         for i, y in enumerate(("val_bleu", "val_loss")):
             for j, x in enumerate(("step", "wall_s")):
-                axes[i][j].plot(df[x], df[y], color=colors.get(config, "grey"), lw=1.2, alpha=0.85)
+                xs = df.index.get_level_values("step") if x == "step" else df[(x, "mean")]
+                axes[i][j].plot(xs, df[(y, "mean")], style, color=color, lw=1.4)
+                axes[i][j].fill_between(xs, df[(y, "min")], df[(y, "max")], color=color, alpha=0.15, lw=0)
     for i, y in enumerate(("validation BLEU", "validation loss")):
         for j, x in enumerate(("step", "wall time (s)")):
             axes[i][j].set(xlabel=x, ylabel=y)
             axes[i][j].grid(alpha=0.3)
-    handles = [plt.Line2D([], [], color=c, label=n) for n, c in colors.items()]
-    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
+    seeds = curves.groupby("config")["run"].nunique()
+    handles = [plt.Line2D([], [], color=c, ls=ls, label=f"{n} ({seeds[n]} seed{'s' if seeds[n] > 1 else ''})")
+               for n, (c, ls) in styles.items()]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7,
+               title="mean over seeds;\nband: min–max", title_fontsize=7)
     fig.tight_layout()
     return fig

@@ -4,8 +4,10 @@ Every claim names the contrast that tests it, as (factor, level, base): the same
 training variance in its null as the main-effects table (`sections.effect_rows`, which also builds the contrasts a
 claim needs that the grid's baseline does not give, e.g. ("score", "dot", "general") when the baseline's score is
 concat). It also gives what the paper reported, and a rule that turns our test into a verdict:
-- agree / disagree: the test says better or worse (p < alpha) in the claimed / the opposite direction;
-- inconclusive: p >= alpha; the table gives the smallest difference the test could have detected;
+- agree / disagree: the test says better or worse (Holm-adjusted p < alpha, the family being every contrast of
+  the report: `sections.family_note`) in the claimed / the opposite direction;
+- inconclusive: adjusted p >= alpha; the table gives the smallest difference the test could have detected, or
+  says that only the raw p was below alpha;
 - not comparable: the grid lacks the contrast (e.g. no `test_long`, one seed, no gold alignments).
 Where we differ, `why` gives the likely reason; the caveat applies to all of them: our models are small and
 trained briefly on small corpora, the papers' were large and trained for days on WMT.
@@ -80,12 +82,20 @@ def verdict(test: SeedAwareTest | None, expect: str, alpha: float) -> str:
     return "agree" if said == expect else "disagree"
 
 
+def p_columns(test: SeedAwareTest | None) -> dict[str, str]:
+    """The raw and the family-adjusted p of a claim's test ('—' without a test or an adjustment)."""
+    if test is None:
+        return {"p (raw)": "—", "p (Holm)": "—"}
+    return {"p (raw)": f"{test.p_value:.3f}",
+            "p (Holm)": "—" if test.p_adjusted is None else f"{test.p_adjusted:.3f}"}
+
+
 def claim_rows(tests: Tests, alpha: float) -> list[dict]:
     rows = []
     for c in CLAIMS:
         test = tests.get((c.label, c.split))
         ours = "—" if test is None else (f"Δ {test.delta:+.2f} BLEU [{test.ci_low:+.2f}, {test.ci_high:+.2f}], "
-                                         f"p {test.p_value:.3f}, {test.seeds} seeds ({c.label}, {c.split})")
+                                         f"{test.seeds} seeds ({c.label}, {c.split})")
         said = verdict(test, c.expect, alpha)
         if said == "agree" and c.contrast[0] == "attention" and (c.label, "test") in tests:
             short = tests[(c.label, "test")]
@@ -96,8 +106,11 @@ def claim_rows(tests: Tests, alpha: float) -> list[dict]:
         if said == "inconclusive":
             reason = (f"too little power: with {test.seeds} seeds this test detects |Δ| ≥ {test.mde:.1f} BLEU "
                       "(more seeds narrow it)")
+            if test.p_value < alpha:
+                reason = (f"raw p {test.p_value:.3f} < {alpha}, but not after the adjustment for the report's "
+                          f"family of contrasts (Holm p {test.p_decisive:.3f}); " + reason)
         rows.append({"claim": c.claim, "source": c.source, "published": c.published, "ours": ours,
-                     "verdict": said, "likely reason": reason})
+                     **p_columns(test), "verdict": said, "likely reason": reason})
     return rows
 
 
@@ -108,14 +121,15 @@ def aer_row(ctx: ReportInputs, corpus: str) -> dict:
     claim = "attention as alignment: attention models reach an AER close to a dedicated aligner"
     if df.empty:
         return {"claim": claim, "source": "Luong et al. 2015, table 6", "published": LUONG_AER,
-                "ours": "—", "verdict": "not comparable (no gold word alignments in this corpus)",
+                "ours": "—", **p_columns(None), "verdict": "not comparable (no gold word alignments in this corpus)",
                 "likely reason": ""}
     parts = [f"{r['score']} {r['test_aer']:.2f}" + (f" ± {r['test_aer_std']:.2f}" if pd.notna(r["test_aer_std"])
                                                     else "") for _, r in df.sort_values("test_aer").iterrows()]
     best = float(df["test_aer"].min())
     said = "agree" if best <= 0.39 else "disagree"
     return {"claim": claim, "source": "Luong et al. 2015, table 6", "published": LUONG_AER,
-            "ours": "AER (test, argmax per target word) " + ", ".join(parts), "verdict": f"{said} (by range)",
+            "ours": "AER (test, argmax per target word) " + ", ".join(parts), **p_columns(None),
+            "verdict": f"{said} (by range)",
             "likely reason": "" if said == "agree" else "Greek-English (free word order, subword units summed to "
             "words) is harder to align than German-English; " + DIFFERENCES}
 
@@ -124,11 +138,13 @@ def findings_section(ctx: ReportInputs, effects: list[dict]) -> Section:
     """The claims table per corpus (`effects`: the rows of `sections.effect_rows`, built with `CONTRASTS`)."""
     sec = Section("Findings against the literature", [
         "Each published claim beside our number for the same contrast (Δ = level − base, mean over seeds, with its "
-        f"95% interval and p from the seed-aware test of 'Main effects', {ctx.cfg.decode} search; a contrast the "
+        f"95% interval, raw and Holm-adjusted p from the seed-aware test of 'Main effects', {ctx.cfg.decode} "
+        "search; a contrast the "
         "baseline does not give, such as dot vs general when the baseline's score is another, pairs each run with "
         "its twin at the claim's base level and takes the same test). Verdict: agree / disagree when the test finds "
-        "a difference (p < alpha) in the claimed / opposite direction; inconclusive when it does not (the difference "
-        "may still exist: the row names the smallest one the test could detect); not comparable when this grid "
+        f"a difference (Holm-adjusted p < {ctx.cfg.alpha}, over the report's family of contrasts: see 'Main "
+        "effects') in the claimed / opposite direction; inconclusive when it does not (the difference may still "
+        "exist: the row names the smallest one the test could detect); not comparable when this grid "
         "cannot test it. The papers' numbers come from WMT-scale data and models, so we compare directions, not "
         "sizes."])
     by_corpus: dict[str, Tests] = {}

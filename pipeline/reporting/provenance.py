@@ -37,12 +37,33 @@ HOST_COLUMNS = {"host_cpu": "CPU", "host_isa": "vector / bf16 extensions", "host
                 "host_gpu": "GPU"}
 
 
+def resumed(runs: pd.DataFrame) -> pd.Series:
+    """Per run: "no", "from step N" (train.json `resumed_from_step`), or "—" without a train.json."""
+    step = pd.to_numeric(runs["train_resumed_from_step"], errors="coerce")
+    said = step.map(lambda s: "no" if pd.isna(s) else f"from step {int(s)}")
+    return said.where(runs["train_steps"].notna(), "—")
+
+
 def _hosts_table(corpus: str, runs: pd.DataFrame) -> Table:
-    """The machines the runs trained on (train.json `host`), with how many runs each: the numbers are
-    bit-reproducible only on the same CPU kind and thread count (DESIGN.md, 'Reproducibility')."""
+    """The machines the runs trained on (train.json `host`) and whether they were resumed, with how many runs
+    each: the numbers are bit-reproducible only on the same CPU kind and thread count (DESIGN.md,
+    'Reproducibility')."""
     cols = [c for c in HOST_COLUMNS if c in runs]
-    frame = runs[cols].astype(object).where(runs[cols].notna(), "—").astype(str).value_counts().reset_index()
+    frame = runs[cols].astype(object).where(runs[cols].notna(), "—").astype(str).assign(resumed=resumed(runs))
+    frame = frame.value_counts(sort=True).reset_index()
     return Table(f"{corpus}: where the runs trained", frame.rename(columns={**HOST_COLUMNS, "count": "runs"}))
+
+
+def resumed_note(corpus: str, runs: pd.DataFrame) -> str | None:
+    """One line naming the runs resumed from a checkpoint after an interruption; None when none was."""
+    said = resumed(runs)
+    hit = runs[said.str.startswith("from step")]
+    if hit.empty:
+        return None
+    names = ", ".join(f"{v} ({s})" for v, s in zip(hit["variant"], said[hit.index], strict=True))
+    return (f"{corpus}: {len(hit)} of {len(runs)} runs resumed from a checkpoint after an interruption: {names}. "
+            "A resume is meant to give the same bits as an uninterrupted run (DESIGN.md, 'Running the grid'); its "
+            "training time adds up the interrupted and the resumed process.")
 
 
 def _unique(series: pd.Series) -> str:
@@ -66,6 +87,8 @@ def provenance_section(ctx: ReportInputs, project: Path) -> Section:
             f"{_unique(runs['signature_chrf'])}.",
             f"{corpus}: device {_unique(runs['device'])}; FLOPs by {_unique(runs['flops_method'])}."]
         sec.tables.append(_hosts_table(corpus, runs))
+        note = resumed_note(corpus, runs)
+        sec.paragraphs += [note] if note else []
     versions = ", ".join(f"{k} {v}" for k, v in library_versions().items())
     sec.paragraphs += [f"Libraries: {versions}.", f"Git commit: {git_revision(project)}."]
     if ctx.cfg.caveat:

@@ -34,7 +34,7 @@ from pipeline.core.schema import (
 SPLITS = ("test", "test_long")  # the evaluated splits the report reads
 DECODE_FIELDS = ("bleu", "chrf", "bleu_length_slope", "latency_ms", "sentences_per_s")
 COST_FIELDS = tuple(f.name for f in fields(Cost) if f.name not in ("threads", "steps"))
-TRAIN_FIELDS = ("steps", "epochs", "best_step", "best_val_bleu")
+TRAIN_FIELDS = ("steps", "epochs", "best_step", "best_val_bleu", "resumed_from_step")
 CURVE_FIELDS = tuple(f.name for f in fields(CurvePoint))
 
 

@@ -92,7 +92,7 @@ def _bootstraps(ctx: ReportInputs, corpus: str, split: str) -> dict:
 def effect_rows(ctx: ReportInputs, extra: Sequence[tuple[str, str, str]] = ()) -> list[dict]:
     """One row per (contrast, split): the seed-aware test of mean BLEU(level) − BLEU(baseline level), then the
     `extra` (factor, level, base) contrasts the baseline's do not already cover (`main` False: Findings reads them,
-    Main effects does not). Built once per report (`build_sections`)."""
+    Main effects does not), with Holm-adjusted p over that family. Built once per report (`build_report`)."""
     rows, seed_of = [], dict(zip(ctx.runs["run"], ctx.runs["seed"], strict=True))
     for corpus in ctx.corpora:
         for split in res.SPLITS:
@@ -107,16 +107,54 @@ def effect_rows(ctx: ReportInputs, extra: Sequence[tuple[str, str, str]] = ()) -
                 level = sum(boot[a][0] for a, _ in con.pairs) / len(con.pairs)
                 rows.append({"corpus": corpus, "contrast": con.label, "split": split, "level BLEU": level,
                              "base BLEU": level - test.delta, "test": test, "main": con.label in labels})
-    return rows
+    # the family: every row that can get a verdict, each (corpus, contrast, split) once (`more` skips duplicates)
+    adjusted = significance.adjust_family([r["test"] for r in rows])
+    return [{**r, "test": t} for r, t in zip(rows, adjusted, strict=True)]
+
+
+def family_size(rows: list[dict]) -> int:
+    """How many contrasts the multiple-comparison adjustment covers (the rows that can get a verdict)."""
+    return sum(not r["test"].sentence_only for r in rows)
+
+
+def family_note(rows: list[dict], alpha: float) -> str:
+    """One sentence naming the family of contrasts and how its error rate is controlled (DESIGN.md)."""
+    return (f"Multiple comparisons: the verdicts read Holm-adjusted p (Holm–Bonferroni), which keeps the chance of "
+            f"any false 'better' or 'worse' in this report at most {alpha}. The family is every contrast in this "
+            f"report that can get a verdict: the main effects and the extra contrasts the findings test, on each "
+            f"corpus and split, each counted once ({family_size(rows)} here); one-seed (sentence-only) tests get no "
+            f"verdict and are not in it. 'p (raw)' is the single test's p, 'p (Holm)' the adjusted one.")
+
+
+def p_cells(test: significance.SeedAwareTest) -> dict[str, str]:
+    """The raw and the family-adjusted p of a test, as table cells."""
+    raw = f"{test.p_value:.3f}" + (" (sentences only)" if test.sentence_only else "")
+    return {"p (raw)": raw, "p (Holm)": "—" if test.p_adjusted is None else f"{test.p_adjusted:.3f}"}
 
 
 def _verdict(test: significance.SeedAwareTest, alpha: float) -> str:
     return "n/a (1 seed)" if test.sentence_only else test.verdict(alpha)
 
 
+CONTRAST_COLUMNS = ["corpus", "contrast", "split", "main", "seeds", "pairs", "level_bleu", "base_bleu", "delta", "se",
+                    "ci_low", "ci_high", "p_raw", "p_holm", "verdict", "mde", "sentence_only"]
+
+
+def contrast_table(rows: list[dict], alpha: float) -> pd.DataFrame:
+    """Every tested contrast of the report, as numbers (contrasts.csv): raw and Holm-adjusted p, and the verdict
+    read from the adjusted one; `main` False marks the extra contrasts only the findings read."""
+    return pd.DataFrame([{
+        "corpus": r["corpus"], "contrast": r["contrast"], "split": r["split"], "main": r["main"],
+        "seeds": r["test"].seeds, "pairs": r["test"].n_pairs, "level_bleu": r["level BLEU"],
+        "base_bleu": r["base BLEU"], "delta": r["test"].delta, "se": r["test"].se, "ci_low": r["test"].ci_low,
+        "ci_high": r["test"].ci_high, "p_raw": r["test"].p_value, "p_holm": r["test"].p_adjusted,
+        "verdict": _verdict(r["test"], alpha), "mde": r["test"].mde, "sentence_only": r["test"].sentence_only}
+        for r in rows], columns=CONTRAST_COLUMNS)
+
+
 def main_effects(ctx: ReportInputs, rows: list[dict]) -> Section:
     """Britz et al. (2017)-style table: each factor's mean BLEU difference, tested with training variance."""
-    a = ctx.cfg.alpha
+    a, family = ctx.cfg.alpha, family_note(rows, ctx.cfg.alpha)
     rows = [r for r in rows if r["main"]]
     sec = Section("Main effects", [
         f"Each contrast pairs every run at a level with the run that differs only in that factor (same seed and "
@@ -125,16 +163,16 @@ def main_effects(ctx: ReportInputs, rows: list[dict]) -> Section:
         f"seed-to-seed variance (training) to the variance over a paired bootstrap of the test sentences "
         f"({ctx.cfg.bootstrap_samples} resamples, seed {ctx.cfg.bootstrap_seed}, on sacreBLEU's sufficient "
         f"statistics); a t-test with seeds − 1 degrees of freedom gives the 95% interval and p (DESIGN.md, "
-        f"'Statistics'). Verdict: better / worse when p < {a}, else inconclusive — never 'no difference': "
-        f"'detectable' is the smallest |Δ| this test finds with 80% power. Baseline: "
-        f"{runs.config_id(ctx.cfg.baseline)}; 'attention' compares every attention run with its "
-        f"'{runs.NO_ATTENTION}' twin."])
+        f"'Statistics'). Verdict: better / worse when the Holm-adjusted p < {a}, else inconclusive — never 'no "
+        f"difference': 'detectable' is the smallest |Δ| this test finds with 80% power at the raw {a} (the "
+        f"adjustment asks for more). Baseline: {runs.config_id(ctx.cfg.baseline)}; 'attention' compares every "
+        f"attention run with its '{runs.NO_ATTENTION}' twin.", family])
     frame = pd.DataFrame([{
         "corpus": r["corpus"], "contrast": r["contrast"], "split": r["split"], "seeds": r["test"].seeds,
         "pairs": r["test"].n_pairs, "level BLEU": fmt(r["level BLEU"]), "base BLEU": fmt(r["base BLEU"]),
         "Δ BLEU": f"{r['test'].delta:+.2f}", "95% CI": f"[{r['test'].ci_low:+.2f}, {r['test'].ci_high:+.2f}]",
-        "p": f"{r['test'].p_value:.3f}" + (" (sentences only)" if r["test"].sentence_only else ""),
-        "verdict": _verdict(r["test"], a), "detectable |Δ|": f"{r['test'].mde:.2f}"} for r in rows])
+        **p_cells(r["test"]), "verdict": _verdict(r["test"], a), "detectable |Δ|": f"{r['test'].mde:.2f}"}
+        for r in rows])
     if frame.empty:
         sec.paragraphs.append("No contrast has matched pairs with hypothesis files; nothing to test.")
         return sec
@@ -222,7 +260,7 @@ def stability_section(ctx: ReportInputs) -> Section:
             if df[column].isna().all():
                 continue
             st = analysis.ranking_stability(df, column)
-            tau = "n/a (1 seed)" if st.tau_mean is None else f"{st.tau_mean:.2f} (lowest {st.tau_min:.2f})"
+            tau = f"n/a ({st.why_no_tau})" if st.tau_mean is None else f"{st.tau_mean:.2f} (lowest {st.tau_min:.2f})"
             rows.append({"corpus": corpus, "metric": name, "configs": st.configs, "seeds": st.seeds,
                          "Kendall τ": tau, "orderings all seeds agree on":
                          f"{st.agreed} of {st.pairs}" + (f" ({100 * st.agreed / st.pairs:.0f}%)" if st.pairs else "")})

@@ -11,7 +11,7 @@ several matched pairs (e.g. every attention run against its attention-free twin)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sacrebleu.metrics import BLEU
@@ -60,9 +60,10 @@ class SeedAwareTest:
     """A contrast tested with training variance in its null (see `seed_aware_test`).
 
     `delta`: mean over seeds of the per-seed mean difference; `se`: its standard error from seed-to-seed spread
-    plus test-sentence resampling; `ci_low`/`ci_high`: 95% interval; `p_value`: two-sided; `mde`: the smallest
-    |delta| this test detects with 80% power at `alpha`; `seeds`: matched seeds; `sentence_only`: one seed, so
-    training variance is unknown and the test covers test sentences only.
+    plus test-sentence resampling; `ci_low`/`ci_high`: 95% interval; `p_value`: two-sided, raw; `mde`: the
+    smallest |delta| this test detects with 80% power at the raw `alpha`; `seeds`: matched seeds;
+    `sentence_only`: one seed, so training variance is unknown and the test covers test sentences only;
+    `p_adjusted`: p adjusted over the report's family of contrasts (`adjust_family`), None until adjusted.
     """
 
     delta: float
@@ -74,10 +75,16 @@ class SeedAwareTest:
     seeds: int
     n_pairs: int
     sentence_only: bool
+    p_adjusted: float | None = None
+
+    @property
+    def p_decisive(self) -> float:
+        """The p a verdict reads: adjusted for the family once `adjust_family` has run, else the raw one."""
+        return self.p_value if self.p_adjusted is None else self.p_adjusted
 
     def verdict(self, alpha: float) -> str:
-        """better / worse (p < alpha, by the sign of delta) or inconclusive; never "no difference"."""
-        if self.p_value >= alpha:
+        """better / worse (`p_decisive` < alpha, by the sign of delta) or inconclusive; never "no difference"."""
+        if self.p_decisive >= alpha:
             return "inconclusive"
         return "better" if self.delta > 0 else "worse"
 
@@ -109,3 +116,23 @@ def seed_aware_test(pairs: Sequence[tuple[int, Sample, Sample]], alpha: float = 
     p = float(2 * dist.sf(abs(delta) / se)) if se > 0 else (0.0 if delta else 1.0)
     return SeedAwareTest(delta=delta, se=se, ci_low=delta - crit * se, ci_high=delta + crit * se, p_value=p,
                          mde=(crit + float(dist.ppf(0.8))) * se, seeds=S, n_pairs=len(pairs), sentence_only=S == 1)
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm–Bonferroni adjusted p (same order as given): the i-th smallest p times (m − i + 1), made monotone
+    non-decreasing in p and capped at 1. Controls the familywise error rate under any dependence between tests."""
+    p = np.asarray(p_values, dtype=np.float64)  # (m,)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])  # (m,) in ascending-p order
+    out = np.empty(m)
+    out[order] = np.minimum(stepped, 1.0)
+    return out
+
+
+def adjust_family(tests: Sequence[SeedAwareTest]) -> list[SeedAwareTest]:
+    """The tests with `p_adjusted` set by Holm over the family: every test that can get a verdict (training
+    variance known, so not `sentence_only`); sentence-only tests are returned unchanged (no verdict, no member)."""
+    members = [i for i, t in enumerate(tests) if not t.sentence_only]
+    adjusted = dict(zip(members, holm([tests[i].p_value for i in members]), strict=True))
+    return [replace(t, p_adjusted=float(adjusted[i])) if i in adjusted else t for i, t in enumerate(tests)]
