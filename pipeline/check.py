@@ -1,6 +1,6 @@
 """Check the whole params.yaml without running anything: every section against its typed config, every name
-against its registry, the grid against runs.yaml, the contradictions between sections, and that the MLflow store
-answers.
+against its registry, the grid against runs.yaml, the contradictions between sections, the files and word ranges
+the active corpora need (`CorpusConfig.input_problems`), and that the MLflow store answers.
 
     python -m pipeline.check [params.yaml]      # run it after every edit; `make check` does the same
     python -m pipeline.check --stamp data/checked.txt   # the DVC stage `check`, upstream of every other stage
@@ -24,6 +24,7 @@ import yaml
 
 from models.config import DecodeConfig, ModelConfig, TrainConfig
 from models.diagnose import DiagnoseConfig
+from models.validation import Invalid
 from pipeline.core import logs
 from pipeline.core.errors import ConfigError, exit_on_user_error
 from pipeline.core.numerics import numerics
@@ -86,6 +87,7 @@ def check(params: dict, project: Path) -> Findings:
         if name not in sections:
             found.warnings.append(f"params.yaml: corpora.{name}: no section; {name} runs with its defaults")
         found.collect(lambda n=name: subword_config(params.get("tokenize"), n))
+        found.errors += _input_problems(name, sections.get(name), project)
     found.collect(lambda: numerics(params))
     found.collect(lambda: user_config(lambda: ModelConfig.from_dict(params.get("model")), "model"))
     train = found.collect(lambda: user_config(lambda: TrainConfig.from_dict(params.get("train")), "train"))
@@ -111,6 +113,16 @@ def check(params: dict, project: Path) -> Findings:
     if train is not None:
         found.warnings += _train_warnings(train)
     return found
+
+
+def _input_problems(name: str, values: dict | None, project: Path) -> list[str]:
+    """What active corpus `name` would fail on in prepare, after DVC has deleted its prepared data: a file or
+    folder its section names that is not there, a range no example reaches (`CorpusConfig.input_problems`)."""
+    try:
+        cfg = corpus_config(name, values)
+    except ConfigError:  # reported by the section's own check
+        return []
+    return Invalid(cfg.input_problems(project)).lines(f"corpora.{name}")
 
 
 def _blame_profile(errors: list[str], path: Path) -> list[str]:
@@ -167,6 +179,8 @@ def _stale_runs(params: dict, project: Path) -> str | None:
     if (params.get("runs") or {}) != (expected["runs"] or {}):
         return ("runs: does not match params.yaml's `grid:` and `data.corpora` (edited since the last "
                 "`attnbench grid`?); rerun `attnbench grid`")
+    if (params.get("members") or {}) != (expected["members"] or {}):
+        return "members: does not match `runs:` (edited by hand?); rerun `attnbench grid`"
     if (params.get("sources") or {}) != expected["sources"]:
         return (f"sources: {params.get('sources')} does not match the corpora's data {expected['sources']}; "
                 "rerun `attnbench grid`")

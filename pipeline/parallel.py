@@ -102,15 +102,15 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.check import check_file
 
     check_file()  # the whole params.yaml, before DVC touches any output (DVC removes a stage's outputs first)
-    env = member_env(cores)
-    dvc("repro", "tokenize", env=env)  # the check stage and the data every member needs, once
-    if args.corpus:
+    if args.corpus:  # and the flag, before any data is prepared
         from pipeline.core.params import load_params
         from pipeline.core.runs import runs_from_params
 
         corpora = sorted({r.corpus for r in runs_from_params(load_params())})
         if args.corpus not in corpora:
             raise UserError(f"--corpus {args.corpus}: not a corpus of the active profile; valid: {', '.join(corpora)}")
+    env = member_env(cores)
+    dvc("repro", "tokenize", env=env)  # the check stage and the data every member needs, once
     jobs = stale_jobs(args.corpus)
     print(f"running {len(jobs)} job(s), {args.jobs} at a time, {threads} thread(s) each", flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:

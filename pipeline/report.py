@@ -40,18 +40,22 @@ def main(argv: list[str] | None = None) -> None:
         raise ConfigError(f"runs.yaml: no run of corpus {args.corpus!r}; the active profile's corpora: "
                           f"{', '.join(sorted({r.corpus for r in runs_from_params(params)}))}")
     members = {f"{r.corpus}/{r.variant}" for r in runs}
+    uri = None
+    if not args.no_mlflow:  # the store must answer before the report is built, not after it is written
+        from pipeline.core.tracking import tracking_uri
+
+        uri = tracking_uri()
     default_out = PROJECT / "reports" / active_profile(args.params.resolve().parent)
     out = args.out or (default_out / args.corpus if args.corpus else default_out)
     out = build_report(cfg, args.artifacts, args.data, out, PROJECT, members)
     print(f"report: wrote {out / 'index.html'} and {out / 'report.md'}")
-    if not args.no_mlflow:
+    if uri is not None:
         import pandas as pd
         from mlflow.tracking import MlflowClient
 
-        from pipeline.core.tracking import tracking_uri
         from pipeline.reporting.tracking import log_member_figures, log_report
 
-        log_member_figures(MlflowClient(tracking_uri()), run_dirs(args.artifacts, members))
+        log_member_figures(MlflowClient(uri), run_dirs(args.artifacts, members))
         log_report(out, sorted(pd.read_csv(out / "results.csv")["corpus"].unique()))
 
 

@@ -108,6 +108,8 @@ CONFIG_CASES = [  # (id, key, value, what the message must name)
     ("planted step outside", "diagnose.planted_step", 99, ["diagnose.planted_step", "seq_len"]),
     ("unknown corpus", "data.corpora", ["numbrs"], ["data.corpora", "registered: bible-nt"]),
     ("negative corpus size", "corpora.numbers.sizes.train", -5, ["corpora.numbers.sizes.train"]),
+    ("word range no number meets", "corpora.numbers.long_src_tokens", [80, 90],
+     ["params.yaml: corpora.numbers.long_src_tokens: [80, 90]", "have 1-30 words in en"]),
     ("unknown schedule", "train.schedule", "cyclic", ["train.schedule", "registered: constant"]),
 ]
 

@@ -46,7 +46,9 @@ def prepare(cfg: CorpusConfig, out: Path) -> dict:
     loaded = len(splits["train"])
     splits["train"], filtered = filter_train(splits["train"], cfg.max_train_words, cfg.dedup_train)
     empty = [s for s in ("train", "valid", "test") if not splits.get(s)]
-    if empty:  # before anything is written: the previous output stays
+    # Before anything is written, so a run by hand keeps the previous output; under `dvc repro` DVC has already
+    # deleted it, which is why `pipeline.check` (the `check` stage) rejects what it can foresee first.
+    if empty:
         rules = (f"corpora.{cfg.corpus}.max_train_words={cfg.max_train_words} removed {filtered['too_long']}, "
                  f"dedup_train removed {filtered['duplicate']} of {loaded} train pairs")
         raise DataError(f"nothing left in {', '.join(empty)} ({rules}); relax the filters or check the files",

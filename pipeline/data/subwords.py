@@ -44,6 +44,8 @@ class SubwordConfig:
     hard_vocab_limit: bool = True  # False: vocab_size is a soft limit (unigram only)
     seed: Int = 1
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # corpus -> keys above
+    # Not a params key: where `vocab_size` came from (`subword_config` sets it), named when the cap is lowered.
+    vocab_key: str = field(default="tokenize.vocab_size", init=False, compare=False)
 
     def __post_init__(self):
         for name, value, valid in (("model_type", self.model_type, MODEL_TYPES),
@@ -61,7 +63,11 @@ def subword_config(values: dict[str, Any] | None, corpus: str) -> SubwordConfig:
         if "overrides" in (keys or {}):
             raise ConfigError(f"tokenize.overrides.{name}: overrides cannot nest")
         build_config(SubwordConfig, {**(values or {}), **(keys or {})}, where=f"tokenize.overrides.{name}")
-    return build_config(SubwordConfig, {**(values or {}), **(base.overrides.get(corpus) or {})}, where="tokenize")
+    own = base.overrides.get(corpus) or {}
+    cfg = build_config(SubwordConfig, {**(values or {}), **own}, where="tokenize")
+    if "vocab_size" in own:
+        object.__setattr__(cfg, "vocab_key", f"tokenize.overrides.{corpus}.vocab_size")  # frozen; init=False
+    return cfg
 
 
 # ---------------------------------------------------------------- training
@@ -77,8 +83,9 @@ def trainer_options(cfg: SubwordConfig, vocab_size: int) -> dict[str, Any]:
     )  # fmt: skip
 
 
-def train_spm(lines: Sequence[str], cfg: SubwordConfig, warn=print) -> bytes:
-    """A serialized SentencePiece model trained on `lines`; a vocab_size the data cannot fill is lowered once."""
+def train_spm(lines: Sequence[str], cfg: SubwordConfig, warn=print, side: str = "source") -> bytes:
+    """A serialized SentencePiece model of `side` trained on `lines`; a vocab_size the data cannot fill is lowered
+    once, with one warning naming the side and the key in force."""
     spm.set_random_generator_seed(cfg.seed)
     try:
         return _train(lines, trainer_options(cfg, cfg.vocab_size))
@@ -86,7 +93,8 @@ def train_spm(lines: Sequence[str], cfg: SubwordConfig, warn=print) -> bytes:
         match = TOO_HIGH.search(str(e))
         if not match:
             raise
-        warn(f"tokenize: vocab_size {cfg.vocab_size} is too high for this train split; using {match[2]}")
+        warn(f"{cfg.vocab_key}: {cfg.vocab_size} is too high for the {side} side of this train split; the {side} "
+             f"model gets {match[2]} pieces (set at most {match[2]} to silence this)")
         return _train(lines, trainer_options(cfg, int(match[2])))
 
 
@@ -99,9 +107,9 @@ def _train(lines: Sequence[str], options: dict[str, Any]) -> bytes:
 def train_models(src: Sequence[str], tgt: Sequence[str], cfg: SubwordConfig, warn=print) -> tuple[bytes, bytes]:
     """(source model, target model); the same bytes twice when `cfg.joint`."""
     if cfg.joint:
-        model = train_spm([*src, *tgt], cfg, warn)
+        model = train_spm([*src, *tgt], cfg, warn, side="joint (source + target)")
         return model, model
-    return train_spm(src, cfg, warn), train_spm(tgt, cfg, warn)
+    return train_spm(src, cfg, warn, side="source"), train_spm(tgt, cfg, warn, side="target")
 
 
 # ---------------------------------------------------------------- piece -> word

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
-
-from pydantic import Field
+from typing import Any, ClassVar
 
 from models.registry import Registry
 from models.validation import Count, Invalid, registered
@@ -41,14 +39,25 @@ class CorpusConfig:
         file with other bytes fails its checksum with one line instead of feeding a stale result."""
         return type(self).__module__.replace(".", "/") + ".py"
 
+    def input_problems(self, project: Path) -> list[tuple[str, str]]:
+        """What `load()` would fail on that a quick look can tell (a file the params name that is not there, a range
+        no example reaches): `(key, message)` pairs, the key dotted inside `corpora.<name>`. `pipeline.check` asks
+        each active corpus, so a bad value stops `dvc repro` before DVC deletes the prepared data. Paths are
+        relative to `project`, where DVC runs the stages. None by default."""
+        return []
+
 
 @dataclass(frozen=True)
 class DataConfig:
     """`data:` in params.yaml: the corpora the pipeline prepares, each trained on its own."""
 
-    corpora: Annotated[tuple[registered(CORPORA.check), ...], Field(min_length=1)]
+    # Not pydantic's min_length: with an unknown name in the list it adds a second, self-contradicting line
+    # ("at least 1 item after validation, not 0"); __post_init__ runs only once every name has passed.
+    corpora: tuple[registered(CORPORA.check), ...]
 
     def __post_init__(self):
+        if not self.corpora:
+            raise Invalid([("corpora", f"empty; list at least one corpus; registered: {', '.join(CORPORA.names())}")])
         if len(set(self.corpora)) < len(self.corpora):
             raise Invalid([("corpora", f"lists a corpus twice: {list(self.corpora)}")])
 

@@ -10,6 +10,8 @@ from pipeline.core.schema import SPLITS, Record
 from pipeline.data.corpora import CorpusConfig, register_corpus
 from pipeline.data.records import text_record, with_ids
 
+LOCAL = ("./", "../", "/", "~")  # a `dataset` starting so is a folder, never a Hub id
+
 
 @register_corpus("hub")
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +41,13 @@ class HubConfig(CorpusConfig):
         if folder.is_dir() and folder.is_relative_to(project) and folder != project:
             return folder.relative_to(project).as_posix()
         return super().source(project)
+
+    def input_problems(self, project: Path) -> list[tuple[str, str]]:
+        """A `dataset` written as a path (`./`, `../`, `/`, `~`) must be a folder; anything else is a Hub id."""
+        if self.dataset.startswith(LOCAL) and not (project / Path(self.dataset).expanduser()).is_dir():
+            return [("dataset", f"{self.dataset}: no such folder; give a folder saved with save_to_disk or a Hub "
+                                "id (such as iwslt2017)")]
+        return []
 
 
 def open_dataset(cfg: HubConfig):

@@ -81,6 +81,25 @@ class Multi30kConfig(CorpusConfig):
     def load(self) -> dict[str, list[Record]]:
         return load_multi30k(self)
 
+    def files(self) -> list[str]:
+        """The raw files `load()` reads."""
+        sets = ("train", self.valid, self.test)
+        return [f"{name}.{lang}.gz" for name in sets for lang in (self.src_lang, self.tgt_lang)]
+
+    def input_problems(self, project: Path) -> list[tuple[str, str]]:
+        """A local `base` must be a folder holding every raw file no mirror has (a URL is tried at download time;
+        a missing mirror is fine: mirrors are optional)."""
+        if "://" in self.base:
+            return []
+        missing = [n for n in self.files() if not any((project / m / n).is_file() for m in self.mirrors)]
+        folder = project / self.base
+        if missing and not folder.is_dir():
+            return [("base", f"{self.base}: no such folder; give an http(s) URL or a local folder holding "
+                             f"{', '.join(missing)}")]
+        absent = [n for n in missing if not (folder / n).is_file()]
+        return [("base", f"{self.base}: has no {', '.join(absent)} (nor has any mirror); give a folder holding "
+                         "them or an http(s) URL")] if absent else []
+
 
 def download(url: str, dest: Path) -> None:
     """Fetch `url` to `dest` (through a temporary file, so a failed download leaves nothing)."""

@@ -12,9 +12,11 @@ links to that side's scale word. A number that cannot be located raises: nothing
 from __future__ import annotations
 
 import functools
+import itertools
 import random
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from num2words import num2words
 
@@ -191,6 +193,11 @@ class NumbersConfig(CorpusConfig):
     def load(self) -> dict[str, list[Record]]:
         return load_numbers(self)
 
+    def input_problems(self, project: Path) -> list[tuple[str, str]]:
+        """Sizes above the count of distinct numbers, and word ranges that no number of the digit range reaches
+        (`load` would search for ~a minute, then fail)."""
+        return word_range_problems(self)
+
 
 def digit_sampler(rng: random.Random, min_digits: int, max_digits: int):
     """Yield distinct numbers: digit count uniform among those not used up, then the number uniformly."""
@@ -207,6 +214,61 @@ def digit_sampler(rng: random.Random, min_digits: int, max_digits: int):
         if used[d] == 10**d - lo:
             del used[d]
         yield n
+
+
+@functools.cache
+def group_words(code: str, g: int) -> tuple[int, ...]:
+    """Words of `value * base**g` alone, for each group value 0..base-1 (0 words for 0): base num2words calls (~0.1 s,
+    ~0.4 s for Korean's 10,000), made only when a word range looks out of reach."""
+    base = 10 ** LANGS[code].group
+    return (0, *(len(split_words(num2words(v * base**g, lang=code))) for v in range(1, base)))
+
+
+def word_range(code: str, digits: int) -> tuple[int, int]:
+    """Fewest and most words (`split_words` tokens) of a `digits`-digit number in language `code`. Fewest: its top
+    group alone (every block's words appear in the whole verbalization, see `locate`, so none has fewer). Most:
+    every group at its wordiest value, verbalized whole, separators (English "," and "and") included; exact for
+    LANGS (tests/test_check_inputs.py compares it with every number up to 4 digits and a sample of longer ones)."""
+    lang = LANGS[code]
+    g, k = divmod(digits - 1, lang.group)
+    top = group_words(code, g)[10**k : 10 ** (k + 1)]  # the top group holds k + 1 digits, its first nonzero
+    number = 10**k + top.index(max(top))
+    for j in reversed(range(g)):
+        counts = group_words(code, j)
+        number = number * 10**lang.group + counts.index(max(counts))
+    return min(top), len(split_words(num2words(number, lang=code)))
+
+
+def word_range_problems(cfg: NumbersConfig, sample: int = 200) -> list[tuple[str, str]]:
+    """`(key, message)` for sizes no digit range can fill and word ranges it cannot meet. A sample of the numbers
+    `load` would draw settles the usual case in milliseconds; only a range the sample misses is decided by the
+    exact `word_range` of every digit count, so a rare but reachable range passes (and `load` decides it)."""
+    lo_digits, hi_digits = cfg.min_digits, cfg.max_digits
+    n_long = cfg.sizes.get("test_long", 0)
+    n_short = sum(cfg.sizes.values()) - n_long
+    count = 10**hi_digits - (10 ** (lo_digits - 1) if lo_digits > 1 else 1)
+    digits = f"{lo_digits}-{hi_digits} digit" if lo_digits < hi_digits else f"{lo_digits}-digit"
+    if n_short + n_long > count:
+        return [("sizes", f"ask for {n_short + n_long} distinct numbers, but there are only {count} {digits} "
+                          "numbers; lower sizes or raise max_digits")]
+    drawn = itertools.islice(digit_sampler(random.Random(cfg.seed), lo_digits, hi_digits), sample)
+    sizes = {len(split_words(num2words(n, lang=cfg.src_lang))) for n in drawn}
+    lo, hi = cfg.long_src_tokens
+    short_ok = not n_short or min(sizes) <= cfg.max_src_tokens
+    long_ok = not n_long or any(lo <= s <= hi for s in sizes)
+    if short_ok and long_ok:
+        return []
+    ranges = [word_range(cfg.src_lang, d) for d in range(lo_digits, hi_digits + 1)]
+    fewest, most = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    reach = f"{digits} numbers have {fewest}-{most} words in {cfg.src_lang}"
+    problems = []
+    if not short_ok and cfg.max_src_tokens < fewest:
+        problems.append(("max_src_tokens", f"{cfg.max_src_tokens}: no number has that few words ({reach}); give "
+                                           f"at least {fewest}, or lower min_digits"))
+    if not long_ok and (hi < fewest or lo > most):
+        problems.append(("long_src_tokens", f"{[lo, hi]}: no number has {lo}-{hi} words ({reach}); give a range "
+                                            f"that meets {fewest}-{most}, or change min_digits/max_digits"))
+    return problems
 
 
 def load_numbers(cfg: NumbersConfig) -> dict[str, list[Record]]:

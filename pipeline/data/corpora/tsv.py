@@ -46,6 +46,16 @@ class TsvConfig(CorpusConfig):
                                      f"in {folder}), so that DVC can track them as the stage's dep")])
         return folder.relative_to(project).as_posix()
 
+    def input_problems(self, project: Path) -> list[tuple[str, str]]:
+        """Each file that is not there, under its key (`files.train`, `files.test.1` for a pair's target file)."""
+        problems = []
+        for split, spec in self.files.items():
+            named = {f"files.{split}": spec} if isinstance(spec, str) else \
+                {f"files.{split}.{i}": path for i, path in enumerate(spec)}
+            problems += [(key, f"{path}: no such file; give a file that exists (paths are relative to the project "
+                               "folder)") for key, path in named.items() if not (project / path).is_file()]
+        return problems
+
 
 def read_split(spec: str | list[str]) -> list[Record]:
     """Records of one split from its TSV path or its two aligned paths."""
