@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 JOBS ?= 2
 
-.PHONY: setup check repro test lint ui
+.PHONY: setup check repro test test-gpucheck lint ui
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,6 +24,11 @@ repro: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The GPU check's whole flow with the device set to the CPU (bench/gpu_check.sh, docs/gpu.md): outside the default
+# suite for its 2 minutes; CI runs it.
+test-gpucheck: setup
+	$(PY) -m pytest -m gpucheck
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -62,7 +62,7 @@ def test_a_phase_is_killed_at_its_budget_and_a_failure_is_named(tmp_path):
     assert gpu_check.run(["false"], 5, tmp_path / "log", tmp_path, dict(os.environ)) == "failed (exit 1)"
 
 
-@pytest.mark.slow
+@pytest.mark.gpucheck  # 2 min of DVC, Multi30k and six member processes: CI runs it beside the default suite
 def test_the_cpu_flow_writes_every_table_and_survives_a_failing_phase(tmp_path):
     if not MULTI30K.is_dir():
         pytest.skip(f"no Multi30k mirror at {MULTI30K}")
