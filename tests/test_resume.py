@@ -35,13 +35,13 @@ def train(project: Path, env: dict | None = None, check: bool = True):
 
 def numbers(project: Path) -> dict:
     """Everything training wrote that must not depend on how the member was launched: the curve and train.json
-    without timings, and the weights and optimizer state of the selected checkpoint."""
+    without timings, and the weights and optimizer state of the selected and the latest checkpoints."""
     folder = member(project)
     curves = [{k: v for k, v in row.items() if k not in TIMING} for row in json.loads((folder / "curves.json")
                                                                                        .read_text())]
     summary = {k: v for k, v in json.loads((folder / "train.json").read_text()).items() if k not in TIMING}
     out = {"curves": curves, "train": summary}
-    for name in ("best.ckpt",):  # the selected checkpoint: what evaluate reads
+    for name in ("best.ckpt", "last.ckpt"):  # the selected checkpoint (what evaluate reads) and the latest
         ckpt = torch.load(folder / "ckpt" / name, map_location="cpu", weights_only=True)
         out[name] = {k: v.tolist() for k, v in ckpt["state_dict"].items()}
         out[name + "/adam"] = [[t.tolist() for t in s.values() if torch.is_tensor(t)]
