@@ -52,10 +52,11 @@ ROWS = [
     ("alignment (AER)", "alignment"),
     ("attention maps", "attention_maps"),
     ("FLOPs", "flops"),
+    ("host calibration (fixed step, before and after the fit)", "calibration"),
     ("other (writes, run end, exit)", "other"),
 ]
 TOP = ("imports", "setup", "mlflow", "data_model", "fit", "decode_greedy", "decode_beam", "quality", "latency",
-       "alignment", "attention_maps", "flops")
+       "alignment", "attention_maps", "flops", "calibration")
 
 
 def cpu_name() -> str:

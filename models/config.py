@@ -24,6 +24,7 @@ from models.validation import (
     Invalid,
     NonNegInt,
     NonNegReal,
+    OpenRatio,
     PositiveReal,
     Ratio,
     one_of,
@@ -92,6 +93,9 @@ class TrainConfig(FromDict):
     patience: NonNegInt = 0  # validations without val/bleu improvement before stopping; 0 = off
     seed: Int = 1
     precision: one_of("auto", "32", "bf16-mixed") = "auto"  # auto: bf16 where a probe measures it faster
+    # fractions of max_steps where the run keeps the weights it would report if stopped there (its best.ckpt as of
+    # that step, rounded to a validation): the report's verdicts over the budget (DESIGN.md "Budgets")
+    budgets: tuple[OpenRatio, ...] = (0.25, 0.5)
 
     def __post_init__(self):
         SCHEDULES.check(self.schedule)

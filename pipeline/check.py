@@ -43,7 +43,7 @@ from pipeline.core.tracking import tracking_uri
 from pipeline.data.corpora import CORPORA, corpus_config
 from pipeline.data.subwords import subword_config
 from pipeline.grid import GridSpec, grid_corpora, read_overlay, render_profile, render_runs
-from pipeline.member.context import EvaluateConfig, model_config
+from pipeline.member.context import EvaluateConfig, model_config, train_config
 from pipeline.reporting.config import report_config
 
 SECTIONS = ("data", "corpora", "tokenize", "model", "numerics", "train", "decode", "evaluate", "diagnose", "grid",
@@ -101,6 +101,7 @@ def check(params: dict, project: Path) -> Findings:
         found.errors.append("runs.yaml: runs: empty; run `attnbench grid`")
     for run in runs or []:
         found.collect(lambda r=run: model_config(params, r))
+        found.collect(lambda r=run: train_config(params, r))
         if corpora and run.corpus not in corpora:
             found.errors.append(f"runs.yaml: runs.{run.key}: corpus {run.corpus!r} is not in data.corpora "
                                 f"({', '.join(corpora)}); rerun `attnbench grid`")

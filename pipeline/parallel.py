@@ -38,17 +38,19 @@ def dvc(*args: str, env: dict | None = None, capture: bool = False) -> subproces
 
 
 def stale_jobs(corpus: str | None = None) -> list[list[str]]:
-    """Independent jobs that `dvc status` reports as changed, in dvc.yaml order: `diagnose`, and each member's
-    `train@…` with its `evaluate@…`, or its `evaluate@…` alone where only evaluation changed (a change to
-    `pipeline/evaluation` reruns every evaluation, K at a time like training); only `corpus`'s members when given."""
+    """Independent jobs that `dvc status` reports as changed: each member's `train@…` with its `evaluate@…`, or its
+    `evaluate@…` alone where only evaluation changed (a change to `pipeline/evaluation` reruns every evaluation, K at
+    a time like training), in dvc.yaml order; only `corpus`'s members when given. `diagnose` (about two minutes of
+    one slot) comes last: it then runs beside the last members, in the slot an odd count leaves idle at the end,
+    instead of delaying every member by its time."""
     status = json.loads(dvc("status", "--json", capture=True).stdout or "{}")
-    jobs = [["diagnose"]] if "diagnose" in status else []
     members: dict[str, list[str]] = {}
     for name in status:
         stage, _, run = name.partition("@")
         if stage in ("train", "evaluate") and (corpus is None or run.startswith(f"{corpus}-")):
             members.setdefault(run, []).append(name)
-    return jobs + [sorted(stages, key=lambda s: not s.startswith("train@")) for stages in members.values()]
+    jobs = [sorted(stages, key=lambda s: not s.startswith("train@")) for stages in members.values()]
+    return jobs + ([["diagnose"]] if "diagnose" in status else [])
 
 
 # glibc hands every block of 32 MiB or more back to the OS when it is freed (mmap), so the largest tensors of a

@@ -93,7 +93,7 @@ def dvc(project: Path, *args: str, env: dict | None = None, check: bool = True) 
 
 
 TIMING = {"latency_ms", "sentences_per_s", "train_time_s", "train_step_time_s", "train_tgt_tokens_per_s",
-          "peak_mem_mb", "wall_s"}
+          "peak_mem_mb", "wall_s", "calibration_ms"}
 
 
 def result_numbers(member: Path) -> dict[str, float]:

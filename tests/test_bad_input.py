@@ -160,7 +160,7 @@ def test_profile_with_a_key_the_base_lacks_is_rejected(project, capsys):
     (project / "profiles" / "typo.yaml").write_text("train: {max_step: 5}\n")
     try:
         fails(grid.main, ["--profile", "typo"], capsys, "profiles/typo.yaml: train.max_step: not a key of params.yaml",
-              "valid here: batch_size, clip")
+              "valid here: batch_size, budgets, clip")
     finally:
         (project / "profiles" / "typo.yaml").unlink()
     assert {f: (project / f).read_text() for f in texts} == texts  # nothing written

@@ -14,6 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from pipeline.core.params import load_params
 from pipeline.core.runs import runs_from_params
+from pipeline.core.tracking import HEADLINE_METRICS
 from tests.conftest import MULTI30K, ROOT, dvc, make_project, result_numbers, write_params
 from tests.conftest import run as run_in
 
@@ -52,13 +53,18 @@ def test_grid_fans_out_and_writes_every_output(tiny_grid):
             lines = (member(project, key) / "hyps" / f"{split}.beam.txt").read_text().splitlines()
             assert len(lines) == 40
         assert ev["cost"]["params"] > 0 and ev["cost"]["flops_per_tgt_token"] > 0
-        assert json.loads((member(project, key) / "train.json").read_text())["steps"] == 40
+        train = json.loads((member(project, key) / "train.json").read_text())
+        assert train["steps"] == 40 and len(train["calibration_ms"]) == 2 and min(train["calibration_ms"]) > 0
+        # train.budgets (0.25, 0.5) of 40 steps with validation every 20: one intermediate budget, at step 20, whose
+        # weights are the run's best so far; scored greedily on test like the full budget
+        assert [b["step"] for b in ev["budgets"]] == [20] and ev["budgets"][0]["best_step"] == 20
+        assert 0 <= ev["budgets"][0]["bleu"] <= 100 and (member(project, key) / "ckpt" / "budget-20.ckpt").is_file()
     attends = json.loads((member(project, BASELINE) / "eval.json").read_text())["splits"]["test"]["alignment"]
     assert 0 <= attends["aer"] <= 1
     assert json.loads((member(project, VANILLA) / "eval.json").read_text())["splits"]["test"]["alignment"] is None
     assert (project / "reports" / "quick" / "numbers" / "index.html").stat().st_size > 10_000
     metrics = dvc(project, "metrics", "show", "--json").stdout
-    assert "flops_per_tgt_token" in metrics and "best_val_bleu" in metrics
+    assert "flops_per_tgt_token" in metrics and "best_val_greedy_bleu" in metrics
 
 
 def test_noop_repro_reruns_nothing(tiny_grid):
@@ -77,14 +83,19 @@ def test_mlflow_server_round_trip(tiny_grid, mlflow_server):
     parent = client.get_run(parent_ids.pop())
     assert parent.data.tags["attnbench.role"] == "grid" and parent.info.status == "FINISHED"  # the report ended it
     children = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
-    assert sorted(r.info.run_name for r in children) == ["gru-bi-luong-general-s1", "gru-bi-luong-none-s1"]
+    assert sorted(r.info.run_name for r in children) == ["general gru-bi s1 luong", "none gru-bi s1 luong"]
     assert client.get_experiment(parent.info.experiment_id).name == "attnbench-numbers"
     for run in children:
         tags = run.data.tags
         assert tags["attnbench.role"] == "member" and tags["attnbench.corpus"] == "numbers"
         assert len(tags["attnbench.params_hash"]) == 12
         assert "test/beam/bleu" in run.data.metrics and "cost/flops_per_tgt_token" in run.data.metrics
-        assert run.data.params["cell"] == "gru"
+        # the columns of `attnbench ui`'s runs view are metrics a member logs (AER: attention members only)
+        assert set(HEADLINE_METRICS) - {"test/alignment/aer"} <= set(run.data.metrics)
+        assert run.data.params["cell"] == "gru" and run.data.params["beam_size"] == "3"
+        # each param once, flat: none again under Lightning's `model/...`, `train/...` (save_hyperparameters)
+        assert not [k for k in run.data.params if k.split("/")[0] in ("model", "train", "decode", "src_vocab",
+                                                                      "tgt_vocab")]
         assert len(client.get_metric_history(run.info.run_id, "val/bleu")) == 2  # every 20 of 40 steps
         assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"hyps", "eval.json", "figures"}
     assert "report" in {a.path for a in client.list_artifacts(parent.info.run_id)}

@@ -22,6 +22,7 @@ KEY = "numbers-gru-bi-luong-general-s1"
 OVER = merge(TINY, {"model": {"dropout": 0.3}, "train": {"max_steps": 60, "val_every": 19},
                     "grid": {"scores": ["general"]}})
 TIMING = {"wall_s", "train_time_s", "train_step_time_s", "train_tgt_tokens_per_s", "peak_mem_mb", "mlflow_run_id",
+          "calibration_ms",
           "resumed_from_step"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +21,11 @@ PROFILES = "profiles"  # profiles/<name>.yaml: overlays on params.yaml
 DEFAULT_PROFILE = "quick"  # params.yaml itself; profiles/quick.yaml is empty
 # Mappings whose keys are names the user picks (a corpus), so an overlay may add keys the base lacks.
 OPEN_MAPS = ("report.target_bleu", "tokenize.overrides")
+# Keys every corpus section may carry although params.yaml's own sections leave them out (the corpus's `title`, its
+# own `train:`/`model:` keys: pipeline/data/corpora `CorpusConfig`), and the sections whose keys are another
+# section's (checked against that section's schema, `pipeline.check`).
+CORPUS_KEYS = ("title", "train", "model")
+_CORPUS_OPEN = re.compile(r"corpora\.[^.]+\.(train|model)")
 
 
 def load_params(path: str | Path = "params.yaml", runs: bool = True, profile: bool = True) -> dict[str, Any]:
@@ -53,7 +59,7 @@ def apply_overlay(base: dict, overlay: dict, where: str, prefix: str = "") -> di
     out = dict(base)
     for key, value in overlay.items():
         dotted = f"{prefix}{key}"
-        if key not in base and prefix.rstrip(".") not in OPEN_MAPS:
+        if key not in base and not _open(prefix.rstrip("."), key):
             valid = ", ".join(sorted(map(str, base))) or "none"
             raise ConfigError(f"{where}: {dotted}: not a key of params.yaml; valid here: {valid}")
         if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -61,6 +67,12 @@ def apply_overlay(base: dict, overlay: dict, where: str, prefix: str = "") -> di
         else:
             out[key] = value
     return out
+
+
+def _open(section: str, key: str) -> bool:
+    """Whether an overlay may add `key` under `section` although the base lacks it."""
+    corpus_key = section.count(".") == 1 and section.startswith("corpora.") and key in CORPUS_KEYS
+    return section in OPEN_MAPS or corpus_key or bool(_CORPUS_OPEN.fullmatch(section))
 
 
 def profile_names(project: Path) -> list[str]:

@@ -10,7 +10,7 @@ folder and the MLflow run.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipeline.core.errors import ConfigError
@@ -20,6 +20,9 @@ FACTORS = ("cell", "direction", "decoder", "score")
 DIRECTIONS = ("uni", "bi")
 NO_ATTENTION = "none"  # the score name of the vanilla (attention-free) decoder
 ARTIFACTS = "artifacts"
+# `corpora.<name>.train` / `.model`: the keys of those sections a corpus may set for its own members (its steps,
+# batch, sizes); the grid's factors and the seed are the grid's (`grid:`), never a corpus's
+OVERRIDABLE = {"train": ("seed",), "model": ("cell", "bidirectional", "decoder", "score")}
 
 
 def config_id(factors: Mapping[str, Any]) -> str:
@@ -42,6 +45,10 @@ class Run:
     decoder: str
     score: str
     seed: int
+    # the corpus's own `train:` / `model:` keys (`corpus_overrides`), copied here by the grid so that a member's
+    # DVC params dep on its runs.yaml line covers them; None: the corpus overrides nothing
+    train: dict[str, Any] | None = field(default=None, hash=False)
+    model: dict[str, Any] | None = field(default=None, hash=False)
 
     def __post_init__(self):
         if self.direction not in DIRECTIONS:
@@ -60,6 +67,14 @@ class Run:
         return variant_id(self.factors, self.seed)
 
     @property
+    def run_name(self) -> str:
+        """The member's MLflow run name, what tells members apart first: the UI cuts long names (a narrow runs
+        column, the chart view's run list and legends show 16-20 characters), so `concat gru-bi s1 luong` for
+        gru-bi-luong-concat-s1: score, cell and direction, seed, decoder. Runs are found by their `attnbench.run`
+        tag (the key), never by this name."""
+        return f"{self.score} {self.cell}-{self.direction} s{self.seed} {self.decoder}"
+
+    @property
     def key(self) -> str:
         """The DVC stage member (`train@<key>`)."""
         return f"{self.corpus}-{self.variant}"
@@ -71,12 +86,13 @@ class Run:
 
     def item(self) -> dict[str, Any]:
         """Its `runs:` item in runs.yaml: the fields, and `out` for dvc.yaml's paths."""
-        return {**asdict(self), "out": self.out}
+        return {k: v for k, v in asdict(self).items() if v is not None} | {"out": self.out}
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any], key: str = "") -> Run:
         """A `runs:` item; its key and `out` must be the ones its factors name (the grid writes them), so that the run
-        key in a stage's command fixes every factor: dvc.yaml needs no params dep on runs.yaml."""
+        key in a stage's command fixes every factor. (The corpus's overrides in it reach DVC through the train and
+        evaluate stages' params dep on the item.)"""
         fields = {k: v for k, v in item.items() if k != "out"}
         run = build_config(cls, fields, f"runs.{key}")
         if item.get("out", run.out) != run.out:
@@ -94,3 +110,24 @@ def runs_from_params(params: dict) -> list[Run]:
     if not isinstance(runs, dict):
         raise ConfigError(f"runs.yaml: runs: expected a mapping of runs, got {runs!r}; rerun `attnbench grid`")
     return [Run.from_item(item, key) for key, item in runs.items()]
+
+
+def corpus_overrides(params: dict, corpus: str) -> dict[str, dict[str, Any]]:
+    """`corpora.<corpus>.train` and `.model`, the keys this corpus sets over the `train:` and `model:` sections
+    (e.g. more steps for a larger corpus); their names and values are checked with those sections' own schema by
+    `pipeline.check` (`pipeline.member.context.model_config` / `RunContext.train_cfg` merge them)."""
+    section = (params.get("corpora") or {}).get(corpus) or {}
+    out = {}
+    for name, fixed in OVERRIDABLE.items():
+        values = section.get(name)
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"params.yaml: corpora.{corpus}.{name}: expected a mapping of `{name}:` keys, got "
+                              f"{values!r}")
+        if clash := sorted(set(values) & set(fixed)):
+            raise ConfigError(f"params.yaml: corpora.{corpus}.{name}.{clash[0]}: set by `grid:` for every member, "
+                              f"not per corpus; a corpus may override any other `{name}:` key")
+        if values:
+            out[name] = dict(values)
+    return out

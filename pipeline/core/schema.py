@@ -93,6 +93,10 @@ class TrainSummary:
     host: Host | None = None
     mlflow_run_id: str = ""
     precision: str = "32-true"  # what ran: 32-true | bf16-mixed (train.precision, `auto` resolved)
+    # ms of pipeline/core/calibration.py's fixed step before and after the fit (the host's speed meanwhile: the
+    # report's load-normalised times); None in files written before it existed
+    calibration_ms: tuple[float, float] | None = None
+    schedule: str | None = None  # train.schedule: whether a flat end of the curve can be the schedule's (report)
 
 
 @dataclass(frozen=True)
@@ -187,8 +191,20 @@ class Cost:
 
 
 @dataclass(frozen=True)
+class BudgetScore:
+    """Greedy test quality of the weights a run stopped at `step` would report (`ckpt/budget-<step>.ckpt`: its
+    best validation so far, at `best_step`). The full budget is `splits.test.greedy`."""
+
+    step: int
+    best_step: int
+    bleu: float
+    chrf: float
+
+
+@dataclass(frozen=True)
 class EvalResult:
-    """`eval.json`: every configured split present in the corpus, and the cost."""
+    """`eval.json`: every configured split present in the corpus, the cost, and the test scores at the
+    intermediate budgets of `train.budgets` (empty in files written before budgets existed)."""
 
     run: str
     corpus: str
@@ -196,6 +212,7 @@ class EvalResult:
     factors: Factors
     splits: dict[str, SplitScores]
     cost: Cost
+    budgets: list[BudgetScore] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -203,12 +220,12 @@ class Headline:
     """`metrics.json`: one member's headline numbers, flat, for `dvc metrics show/diff` (eval.json and train.json hold
     the rest; DVC tabulates every key of every metrics file, so only these few are metrics)."""
 
-    test_bleu: float  # beam
-    test_chrf: float  # beam
-    test_bleu_greedy: float
-    test_long_bleu: float | None  # beam; None where the corpus has no test_long
+    test_beam_bleu: float
+    test_beam_chrf: float
+    test_greedy_bleu: float
+    test_long_beam_bleu: float | None  # None where the corpus has no test_long
     aer: float | None  # test, teacher-forced; None for the `none` score or without gold links
-    best_val_bleu: float | None
+    best_val_greedy_bleu: float | None
     steps: int
     params: int
     flops_per_tgt_token: float

@@ -12,6 +12,7 @@ from models.seq2seq import Seq2Seq
 from pipeline.core.phases import phase
 from pipeline.core.schema import (
     AttentionFile,
+    BudgetScore,
     Cost,
     DecodeScores,
     EvalResult,
@@ -35,18 +36,20 @@ from pipeline.evaluation.decoding import (
     search_fn,
 )
 from pipeline.evaluation.metrics.cost import forward_flops_per_tgt_token, padded_flops_per_tgt_token, parameters
+from pipeline.evaluation.metrics.quality import corpus_scores
 from pipeline.member.batching import pairs_from_split
 from pipeline.member.context import RunContext
 
 
-def load_model(ctx: RunContext) -> Seq2Seq:
-    """The member's Seq2Seq from ckpt/best.ckpt, in eval mode on CPU (or the GPU when there is one).
+def load_model(ctx: RunContext, name: str = "best.ckpt") -> Seq2Seq:
+    """The member's Seq2Seq from ckpt/best.ckpt (or another checkpoint of ckpt/: a budget's), in eval mode on CPU
+    (or the GPU when there is one).
 
     Read with torch alone, not `Seq2SeqModule.load_from_checkpoint`: importing Lightning costs this stage 3.5 s and
     is not needed to decode. The checkpoint holds the module's hyperparameters (`save_hyperparameters`) and its
     state dict, whose `model.` entries are the Seq2Seq's."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    ckpt = torch.load(ctx.out / "ckpt" / "best.ckpt", map_location=device,
+    ckpt = torch.load(ctx.out / "ckpt" / name, map_location=device,
                       weights_only=True)  # tensors and plain values only: no pickled code
     hp = ckpt["hyper_parameters"]
     model = Seq2Seq(ModelConfig.from_dict(hp["model"]), hp["src_vocab"], hp["tgt_vocab"])
@@ -81,6 +84,25 @@ def evaluate_split(ctx: RunContext, model, name: str, detok) -> tuple[SplitScore
         attends = model.decoder.attention.context_dim > 0
         aligned = alignment(forced_attention(model, pairs, cfg.batch_size), split) if attends else None
     return SplitScores(**scores, alignment=aligned), hyps
+
+
+def budget_scores(ctx: RunContext, detok) -> list[BudgetScore]:
+    """Greedy test BLEU and chrF of each budget snapshot the train stage kept (`ckpt/budget-<step>.ckpt`); its
+    hypotheses go to `hyps/test.greedy.budget-<step>.txt`, for the report's paired tests."""
+    split = ctx.dataset["test"]
+    pairs, refs, out = pairs_from_split(split), split["tgt"], []
+    for path in sorted((ctx.out / "ckpt").glob("budget-*.ckpt"), key=lambda p: int(p.stem.split("-")[1])):
+        model = load_model(ctx, path.name)
+        with phase("decode_greedy"):
+            ids, _ = decode_all(model, pairs, search_fn(ctx.decode_cfg, False), ctx.eval_cfg.batch_size)
+        hyps = [detok(x) for x in ids]
+        (ctx.out / "hyps" / f"test.greedy.{path.stem}.txt").write_text("".join(f"{h}\n" for h in hyps))
+        with phase("quality"):
+            scored = corpus_scores(hyps, refs)
+        best_step = torch.load(path, map_location="cpu", weights_only=True)["best_step"]
+        out.append(BudgetScore(step=int(path.stem.split("-")[1]), best_step=int(best_step), bleu=scored["bleu"],
+                               chrf=scored["chrf"]))
+    return out
 
 
 def cost(ctx: RunContext, model, train: TrainSummary) -> Cost:
@@ -118,8 +140,9 @@ def evaluate(ctx: RunContext) -> EvalResult:
     run = ctx.run
     with phase("flops"):
         spent = cost(ctx, model, train)
+    budgets = budget_scores(ctx, detok) if "test" in ctx.dataset else []
     result = EvalResult(run=ctx.key, corpus=run.corpus, variant=run.variant, factors=Factors(**run.factors),
-                        splits=splits, cost=spent)
+                        splits=splits, cost=spent, budgets=budgets)
     write_json(ctx.out / "eval.json", result)
     write_json(ctx.out / "metrics.json", headline(result, train))
     write_json(ctx.out / "attention.json", AttentionFile(examples))
@@ -131,9 +154,9 @@ def evaluate(ctx: RunContext) -> EvalResult:
 def headline(result: EvalResult, train: TrainSummary) -> Headline:
     """The few numbers `dvc metrics show` tabulates per member."""
     test, long = result.splits["test"], result.splits.get("test_long")
-    return Headline(test_bleu=test.beam.bleu, test_chrf=test.beam.chrf, test_bleu_greedy=test.greedy.bleu,
-                    test_long_bleu=long.beam.bleu if long else None,
-                    aer=test.alignment.aer if test.alignment else None, best_val_bleu=train.best_val_bleu,
+    return Headline(test_beam_bleu=test.beam.bleu, test_beam_chrf=test.beam.chrf, test_greedy_bleu=test.greedy.bleu,
+                    test_long_beam_bleu=long.beam.bleu if long else None,
+                    aer=test.alignment.aer if test.alignment else None, best_val_greedy_bleu=train.best_val_bleu,
                     steps=train.steps, params=result.cost.params, flops_per_tgt_token=result.cost.flops_per_tgt_token,
                     train_tgt_tokens_per_s=train.train_tgt_tokens_per_s)
 

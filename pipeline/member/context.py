@@ -36,9 +36,19 @@ class EvaluateConfig:
 
 
 def model_config(params: dict, run: Run) -> ModelConfig:
-    """`model:` with the run's factors (cell, direction, decoder, score) laid over it."""
+    """`model:` with the corpus's own `model:` keys (`corpora.<name>.model`) and the run's factors (cell, direction,
+    decoder, score) laid over it."""
     factors = {"cell": run.cell, "bidirectional": run.direction == "bi", "decoder": run.decoder, "score": run.score}
-    return user_config(lambda: ModelConfig.from_dict({**(params.get("model") or {}), **factors}), "model")
+    where = f"corpora.{run.corpus}.model" if run.model else "model"
+    return user_config(lambda: ModelConfig.from_dict({**(params.get("model") or {}), **(run.model or {}), **factors}),
+                       where)
+
+
+def train_config(params: dict, run: Run) -> TrainConfig:
+    """`train:` with the corpus's own `train:` keys (`corpora.<name>.train`) and the run's seed laid over it."""
+    where = f"corpora.{run.corpus}.train" if run.train else "train"
+    return user_config(lambda: TrainConfig.from_dict({**(params.get("train") or {}), **(run.train or {}),
+                                                      "seed": run.seed}), where)
 
 
 @dataclass
@@ -65,8 +75,7 @@ class RunContext:
 
     @cached_property
     def train_cfg(self) -> TrainConfig:
-        return user_config(lambda: TrainConfig.from_dict({**(self.params.get("train") or {}), "seed": self.run.seed}),
-                           "train")
+        return train_config(self.params, self.run)
 
     @cached_property
     def numerics(self) -> Numerics:

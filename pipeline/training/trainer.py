@@ -136,9 +136,40 @@ class RandomState(Callback):
             self._pending = state
 
 
+BUDGET = "budget-{step}.ckpt"  # ckpt/budget-<step>.ckpt: the weights a run stopped at <step> would report
+
+
+def budget_steps(max_steps: int, val_every: int, fractions: tuple[float, ...]) -> list[int]:
+    """The steps of `train.budgets` (fractions of max_steps), each rounded to the nearest validation, the full
+    budget and duplicates left out: laptop (600 steps, validation every 200) keeps 200 and 400."""
+    val_every = min(val_every, max_steps)
+    steps = {max(val_every, round(f * max_steps / val_every) * val_every) for f in fractions}
+    return sorted(s for s in steps if s < max_steps)
+
+
+class BudgetSnapshots(Callback):
+    """At each budget step, the weights of best.ckpt as it stands once that step's validation and checkpoints are
+    done: what the same run would report had it stopped there (its own best-so-far). The evaluate stage scores
+    them on test for the report's verdicts over the budget (DESIGN.md "Budgets"). Weights and hyperparameters
+    only, no optimizer state.
+
+    Taken at the start of the step after the budget (ModelCheckpoint writes in `on_validation_end`, after every
+    other callback), so a run resumed from the budget's own validation takes the same snapshot."""
+
+    def __init__(self, steps: list[int], ckpt_dir: Path):
+        self.steps, self.ckpt_dir = set(steps), ckpt_dir
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        step = trainer.global_step
+        if step in self.steps and (self.ckpt_dir / "best.ckpt").is_file():
+            best = torch.load(self.ckpt_dir / "best.ckpt", map_location="cpu", weights_only=True)
+            torch.save({"step": step, "best_step": int(best["global_step"]), "state_dict": best["state_dict"],
+                        "hyper_parameters": best["hyper_parameters"]}, self.ckpt_dir / BUDGET.format(step=step))
+
+
 def resume_point(ckpt_dir: Path, stamp: str) -> Path | None:
-    """`last.ckpt` of an interrupted run with the same stamp (params + code); otherwise the folder is made ready
-    for a fresh run, keeping the last finished run in `ckpt/previous/` until the new one finishes.
+    """`last.ckpt` of an interrupted run with the same stamp (params, code, data, precision); otherwise the folder is
+    made ready for a fresh run, keeping the last finished run in `ckpt/previous/` until the new one finishes.
 
     A run that finished leaves `COMPLETE`: DVC reruns a finished stage only because something changed (or `-f`),
     and then training starts afresh. Finished work is never deleted by a run that then fails (a diverging loss, a
@@ -406,7 +437,8 @@ def make_trainer(max_steps: int, val_every: int, ckpt_dir: Path, curves: Curves,
 
 
 def summary(trainer: L.Trainer, curves: Curves, resumed_from: int | None, mlflow_run_id: str,
-            precision: str) -> TrainSummary:
+            precision: str, calibration: tuple[float, float] | None = None, schedule: str | None = None
+            ) -> TrainSummary:
     """train.json: the budget actually run, the selected checkpoint, speed and memory."""
     scored = [r for r in curves.rows if r.val_bleu is not None]
     best = max(scored, key=lambda r: r.val_bleu, default=None)
@@ -426,4 +458,6 @@ def summary(trainer: L.Trainer, curves: Curves, resumed_from: int | None, mlflow
         host=host(),
         mlflow_run_id=mlflow_run_id,
         precision=precision,
+        calibration_ms=calibration,
+        schedule=schedule,
     )

@@ -6,7 +6,7 @@ A corpus is one config class (its fields are the keys of `params.yaml` `corpora.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,6 +26,11 @@ class CorpusConfig:
     corpus: ClassVar[str] = ""  # the registered name, set by @register_corpus
     max_train_words: Count | None = None  # drop train pairs whose source or target has more words
     dedup_train: bool = False  # drop repeated (src, tgt) train pairs
+    title: str | None = None  # what the report calls the corpus (its key when None), e.g. "Multi30k task 1"
+    # keys of `train:` / `model:` for this corpus's members only (pipeline/core/runs.py `corpus_overrides`; the
+    # grid copies them into runs.yaml, and `pipeline.check` validates them with those sections' schema)
+    train: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
 
     def load(self) -> dict[str, list[Record]]:
         raise NotImplementedError

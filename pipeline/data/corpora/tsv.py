@@ -20,6 +20,8 @@ class TsvConfig(CorpusConfig):
     """`files`: split -> `path.tsv` or `[src_path, tgt_path]`; train, valid and test required."""
 
     files: dict[str, str | list[str]] = field(default_factory=dict)
+    src_lang: str | None = None  # the languages' codes or names, for the report (e.g. de, en); optional
+    tgt_lang: str | None = None
 
     def __post_init__(self):
         missing = [s for s in REQUIRED if s not in self.files]
