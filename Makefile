@@ -33,8 +33,7 @@ test-gpucheck: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
-# The MLflow UI on the project's store. MLflow 3.17 opens experiments in its GenAI view whatever their kind tag;
-# `?workflowType=machine_learning` opens the runs table (or pick "Model training" at the top left once).
+# The MLflow UI on the project's store (one worker), with a link to each experiment's runs table, printed once the
+# server answers (pipeline/ui.py: what the links set); Ctrl-C stops it. Port 5000; another: `attnbench ui --port N`.
 ui: setup
-	@echo "MLflow UI: http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath mlflow.db) --host 127.0.0.1 --port 5000
+	$(VENV)/bin/attnbench ui

@@ -41,7 +41,8 @@ class Seq2SeqModule(L.LightningModule):
         self.decode_cfg = _as(DecodeConfig, decode)
         self.save_hyperparameters(
             {"model": self.model_cfg.to_dict(), "train": self.train_cfg.to_dict(),
-             "decode": self.decode_cfg.to_dict(), "src_vocab": src_vocab, "tgt_vocab": tgt_vocab}
+             "decode": self.decode_cfg.to_dict(), "src_vocab": src_vocab, "tgt_vocab": tgt_vocab},
+            logger=False,  # for the checkpoint only: the train stage logs each param once, flat (fit.py)
         )  # fmt: skip
         self.model = Seq2Seq(self.model_cfg, src_vocab, tgt_vocab)
         self.detokenize = detokenize

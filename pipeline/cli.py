@@ -6,6 +6,7 @@
     attnbench check                # validate params.yaml + the profile without running anything
     attnbench run --jobs 2         # the pipeline, K members at once (`make repro`); --corpus multi30k for one corpus
     attnbench report [corpus]      # rebuild reports/<profile>/<corpus>/ outside DVC
+    attnbench ui [--port 5000]     # the MLflow UI on the project's store, a link to each experiment's runs (`make ui`)
 
 Each subcommand is the `main` of a pipeline module, so `python -m pipeline.<module>` keeps working, and the DVC
 stages call those modules directly.
@@ -43,6 +44,7 @@ COMMANDS = {
     "check": ("validate the params without running anything", lambda argv: _module("pipeline.check", argv)),
     "run": ("run the pipeline with K members at once", lambda argv: _module("pipeline.parallel", argv)),
     "report": ("build the report outside DVC", lambda argv: _module("pipeline.report", argv)),
+    "ui": ("the MLflow UI, opened on each experiment's runs", lambda argv: _module("pipeline.ui", argv)),
 }
 
 

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import os
+import time
 import warnings
 from pathlib import Path
 from urllib.parse import urlparse
@@ -27,8 +28,19 @@ from pipeline.core.errors import ConfigError
 from pipeline.core.git import PROJECT, git_revision
 
 ROLE = "attnbench.role"
-# MLflow 3 opens an experiment without this tag on its GenAI (traces) overview; this one opens on the runs table.
+# What the experiments are (model training, not GenAI), for MLflow versions whose UI reads it. MLflow 3.17's UI does
+# not: it opens every experiment on its GenAI overview unless the link says `workflowType=machine_learning` (or the
+# browser's "Model training" switch was picked once); `attnbench ui` prints such links (pipeline/ui.py).
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+# The runs table as `attnbench ui` opens it: an MLflow saved view ("Views" menu of the runs page), kept as an
+# experiment tag `mlflow.sharedViewState.<key>` and opened by `?viewStateShareKey=<key>`. The UI keeps column choices
+# in the browser only; a saved view is the one thing in the store that sets them. Members only (not the grid
+# parents they are folded under), best test BLEU first, the headline metrics of `dvc metrics show` as columns.
+RUNS_VIEW_KEY = "attnbench-members"
+RUNS_VIEW_NAME = "attnbench: members by test BLEU"
+HEADLINE_METRICS = ("test/beam/bleu", "test_long/beam/bleu", "test/greedy/bleu", "test/beam/chrf", "test/alignment/aer",
+                    "train/best_val_bleu", "train/steps", "cost/params", "cost/flops_per_tgt_token",
+                    "cost/train_time_s")
 
 PROBE_S = 3  # how long the first contact with a tracking server may take before it counts as down
 # MLflow's own HTTP client retries a failed request 7 times with exponential backoff and waits up to 120 s for each
@@ -118,6 +130,44 @@ def store_lock() -> FileLock:
     return FileLock(str(PROJECT / ".mlflow.lock"))
 
 
+def runs_view_state() -> dict:
+    """The runs-table state of the saved view: the fields MLflow's UI keeps for a view (search facets and table
+    layout; a metric's column is named metrics.`<key>`, as in the UI)."""
+    columns = [f"metrics.`{key}`" for key in HEADLINE_METRICS]
+    return {"searchFilter": f"tags.`{ROLE}` = 'member'", "orderByKey": columns[0], "orderByAsc": False,
+            "selectedColumns": columns, "columnOrder": ["attributes.`Run Name`", *columns],
+            "columnWidths": {c: 24 + 7 * len(key) for c, key in zip(columns, HEADLINE_METRICS, strict=True)}}
+
+
+def experiment_tags(now_ms: int | None = None) -> dict[str, str]:
+    """The tags every attnbench experiment carries: its kind, and the saved view of its runs table (MLflow's saved
+    view envelope: a name, times in ms, and the state as a JSON string)."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    view = {"name": RUNS_VIEW_NAME, "createdAt": now_ms, "updatedAt": now_ms, "state": json.dumps(runs_view_state())}
+    return {**EXPERIMENT_KIND, f"mlflow.sharedViewState.{RUNS_VIEW_KEY}": json.dumps(view)}
+
+
+def _stale_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Of `experiment_tags()`, those missing from or outdated in an experiment's `tags` (a view counts as current
+    when its name and state are, whenever it was saved)."""
+    def same(key: str, want: str) -> bool:
+        if key not in tags or not key.startswith("mlflow.sharedViewState."):
+            return tags.get(key) == want
+        try:
+            have = json.loads(tags[key])
+            return (have.get("name"), json.loads(have.get("state", "null"))) == (RUNS_VIEW_NAME, runs_view_state())
+        except (ValueError, AttributeError, TypeError):
+            return False
+
+    return {k: v for k, v in experiment_tags().items() if not same(k, v)}
+
+
+def update_experiment_tags(client: MlflowClient, experiment) -> None:
+    """Set the attnbench tags an experiment lacks (experiments made before a tag, or with an older saved view)."""
+    for key, value in _stale_tags(experiment.tags).items():
+        client.set_experiment_tag(experiment.experiment_id, key, value)
+
+
 def experiment_id(corpus: str) -> str:
     """The MLflow experiment of a corpus (`attnbench-<corpus>`), created on first use."""
     mlflow.set_tracking_uri(tracking_uri())
@@ -125,9 +175,8 @@ def experiment_id(corpus: str) -> str:
     with store_lock():  # the first access also creates a SQLite store's schema
         exp = mlflow.get_experiment_by_name(name)
         if exp is None:
-            return mlflow.create_experiment(name, tags=EXPERIMENT_KIND)
-        if any(exp.tags.get(k) != v for k, v in EXPERIMENT_KIND.items()):  # experiments made before the tag
-            MlflowClient(tracking_uri()).set_experiment_tag(exp.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
+            return mlflow.create_experiment(name, tags=experiment_tags())
+        update_experiment_tags(MlflowClient(tracking_uri()), exp)
         return exp.experiment_id
 
 
@@ -152,14 +201,14 @@ def end_grid_parent(corpus: str) -> None:
         client.set_terminated(run.info.run_id)
 
 
-def start_member_run(run_key: str, variant: str, corpus: str, design: str, stage: str, phash: str):
-    """Start (or, given its id in train.json, reopen) the child run of one grid member; returns an ActiveRun."""
+def start_member_run(run_key: str, run_name: str, corpus: str, design: str, stage: str, phash: str):
+    """Start the child run of one grid member (`run_name`: `Run.run_name`); returns an ActiveRun."""
     mlflow.set_tracking_uri(tracking_uri())
     parent = grid_parent(corpus, design)
     tags = {ROLE: "member", "attnbench.run": run_key, "attnbench.corpus": corpus, "attnbench.design": design,
             "attnbench.stage": stage, "attnbench.git": git_revision(), "attnbench.params_hash": phash}
-    return mlflow.start_run(experiment_id=experiment_id(corpus), run_name=variant, parent_run_id=parent,
-                            tags=tags, log_system_metrics=True)
+    return mlflow.start_run(experiment_id=experiment_id(corpus), run_name=run_name,
+                            parent_run_id=parent, tags=tags, log_system_metrics=True)
 
 
 def reopen_run(run_id: str, stage: str):
