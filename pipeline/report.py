@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> None:
         uri = tracking_uri()
     default_out = PROJECT / "reports" / active_profile(args.params.resolve().parent)
     out = args.out or (default_out / args.corpus if args.corpus else default_out)
-    out = build_report(cfg, args.artifacts, args.data, out, PROJECT, members)
+    out = build_report(cfg, args.artifacts, args.data, out, PROJECT, members, params.get("corpora"),
+                       params.get("sources"))
     print(f"report: wrote {out / 'index.html'} and {out / 'report.md'}")
     if uri is not None:
         import pandas as pd

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+import zlib
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -28,7 +29,8 @@ from pipeline.reporting import results as res
 from pipeline.reporting.build import build_report
 from pipeline.reporting.config import report_config
 
-HEADINGS = ("Summary", "Leaderboard", "Main effects", "Findings against the literature", "Length robustness",
+HEADINGS = ("Summary", "Leaderboard", "Main effects", "Verdicts over the budget", "Findings against the literature",
+            "Length robustness",
             "Quality vs cost",
             "Where attention looks", "Planted-signal diagnostic", "Training curves", "Provenance")
 BASELINE = {"cell": "gru", "direction": "bi", "decoder": "luong", "score": "general"}
@@ -43,14 +45,15 @@ WORDS = ["un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf",
 
 # ---------------------------------------------------------------- stand-in artifacts (NOT real model output)
 # Written through the same schema (pipeline/core/schema.py) the train and evaluate stages write with.
-def _records(rng, split: str, lengths: range, n: int) -> list[schema.Record]:
+def _records(rng, split: str, lengths: range, n: int, gold: bool = True) -> list[schema.Record]:
     out = []
     for i in range(n):
         words = list(rng.choice(WORDS, int(rng.choice(lengths))))
-        sure = [[j, j] for j in range(len(words))]
+        sure = [[j, j] for j in range(len(words))] if gold else None
+        possible = sure + [[j, j + 1] for j in range(len(words) - 1)] if gold else None
         out.append(schema.Record(id=f"{split}-{i:06d}", src=" ".join(words).upper(), tgt=" ".join(words),
                                  src_words=[w.upper() for w in words], tgt_words=words, sure=sure,
-                                 possible=sure + [[j, j + 1] for j in range(len(words) - 1)]))
+                                 possible=possible))
     return out
 
 
@@ -79,7 +82,9 @@ def _write_run(root: Path, data: dict, cell, direction, score, seed, rates) -> N
     run = Run(corpus="numbers", **asdict(factors))
     d = root / run.out
     (d / "hyps").mkdir(parents=True)
-    rng = np.random.default_rng(hash((cell, direction, "general" if score == "dot" else score, seed)) % 2**32)
+    # a stable seed (str hashes change per process): the stand-in is the same in every test session
+    rng = np.random.default_rng(zlib.crc32(repr((cell, direction, "general" if score == "dot" else score, seed))
+                                           .encode()))
     splits = {}
     for split, rate in zip(("test", "test_long"), rates, strict=True):
         decodes = {}
@@ -87,8 +92,15 @@ def _write_run(root: Path, data: dict, cell, direction, score, seed, rates) -> N
             hyps = _corrupt(rng, data[split], rate * scale)
             (d / "hyps" / f"{split}.{decode}.txt").write_text("\n".join(hyps) + "\n")
             decodes[decode] = _decode_scores(hyps, data[split], rng, beam)
-        aligned = None if score == "none" else schema.Alignment(aer=rate, precision=1 - rate, recall=0.9, links=10)
+        gold = data[split][0].sure is not None
+        aligned = None if score == "none" or not gold else schema.Alignment(aer=rate, precision=1 - rate,
+                                                                              recall=0.9, links=10)
         splits[split] = schema.SplitScores(**decodes, alignment=aligned)
+    # one intermediate budget (step 500 of 1000): the same output as the full budget, except concat, which is worse
+    # than general there and better at the end (a sign change: budget-bound)
+    budget = _corrupt(rng, data["test"], 0.25) if score == "concat" else (d / "hyps" / "test.greedy.txt").read_text()
+    (d / "hyps" / "test.greedy.budget-500.txt").write_text(budget if isinstance(budget, str) else
+                                                          "\n".join(budget) + "\n")
     train_time = 60 + 10 * len(score) + seed
     cost = schema.Cost(params=100_000 + 5000 * len(score), flops_per_tgt_token=2e5 * (1 + len(score) / 10),
                        flops_method="analytic", train_time_s=train_time, train_tgt_tokens_per_s=5e3,
@@ -110,14 +122,22 @@ def _write_run(root: Path, data: dict, cell, direction, score, seed, rates) -> N
         schema.write_json(d / "attention.json", schema.AttentionFile(items))
 
 
-def write_standin(root: Path, systems: dict = SYSTEMS) -> Path:
-    """Fabricate prepared data + a small ablation grid of contract-shaped artifacts under `root`."""
+def write_standin(root: Path, systems: dict = SYSTEMS, seeds: tuple[int, ...] = SEEDS, gold: bool = True,
+                  train_lengths: range = range(1, 31)) -> Path:
+    """Fabricate prepared data + a small ablation grid of contract-shaped artifacts under `root`. The defaults are
+    numbers-like (gold links; test_long longer than every training source); `gold=False` and `train_lengths`
+    reaching into test_long's 31-50 words give the shape of Multi30k (no gold links; test_long joins test
+    captions into sources some training sentences are as long as)."""
     rng = np.random.default_rng(0)
-    data = {"test": _records(rng, "test", range(1, 31), 80), "test_long": _records(rng, "test_long", range(31, 51), 30)}
+    data = {"test": _records(rng, "test", range(1, 31), 80, gold),
+            "test_long": _records(rng, "test_long", range(31, 51), 30, gold)}
     prep = root / "data" / "numbers" / "prepared"
     prep.mkdir(parents=True)
     for split, recs in data.items():
         schema.write_records(prep / f"{split}.jsonl", recs)
+    train = _records(rng, "train", train_lengths, 200, gold)
+    longest = _records(rng, "train", range(max(train_lengths), max(train_lengths) + 1), 1, gold)[0]
+    schema.write_records(prep / "train.jsonl", [*train, replace(longest, id="train-longest")])  # lengths only
     schema.write_json(prep.parent / "stats.json", {s: {"pairs": len(r), "src_len": {}, "tgt_len": {}}
                                                     for s, r in data.items()} | {"filtered": {}})
     (root / "data" / "numbers" / "tokenized").mkdir(parents=True)
@@ -125,7 +145,7 @@ def write_standin(root: Path, systems: dict = SYSTEMS) -> Path:
         src_vocab_size=64, tgt_vocab_size=64, pad_id=0, unk_id=1, bos_id=2, eos_id=3, joint=False,
         model_type="unigram"))
     for (cell, direction, score), rates in systems.items():
-        for seed in SEEDS:
+        for seed in seeds:
             _write_run(root, data, cell, direction, score, seed, rates)
     (root / "artifacts" / "diagnose").mkdir()
     variants = {s: schema.DiagnoseVariant(planted_mass=0.2 + 0.1 * i, accuracy=0.9, found_seeds=1,
@@ -212,10 +232,10 @@ def test_leaderboard_marks_best_and_main_effects_give_seed_aware_verdicts(standi
                      effects)
     # attention vs none: every seed far apart
     assert re.search(r"\| attention: any score vs none \| test \| 3 \| .*\| better \|", effects)
-    verdicts = {line.split("|")[-3].strip() for line in effects.splitlines() if line.startswith("| numbers")}
+    verdicts = {line.split("|")[-4].strip() for line in effects.splitlines() if line.startswith("| numbers")}
     assert verdicts == {"better", "worse", "inconclusive"} and "sentences only" not in effects
     stability = md.split("## Ranking stability across seeds")[1].split("## Length robustness")[0]
-    assert "| numbers | test BLEU | 6 | 3 |" in stability
+    assert "| numbers | test BLEU beam | 6 | 3 |" in stability
     assert "saturated" not in md
 
 
@@ -291,8 +311,8 @@ def test_saturated_corpus_leads_with_what_still_separates(tmp_path):
     out = build_report(report_config(_params()), root / "artifacts", root / "data", root / "reports", root)
     md = (out / "report.md").read_text()
     assert "numbers: in-distribution BLEU is saturated" in md
-    header = md.split("*numbers: leaderboard*")[1].split("\n")[2]
-    assert header.startswith("| config | seeds | test_long BLEU |")
+    header = md.split("*numbers: quality per configuration")[1].split("\n")[2]
+    assert header.startswith("| config | seeds | test_long BLEU beam |")
 
 
 # ---------------------------------------------------------------- significance (known answers)
@@ -436,13 +456,13 @@ def test_heatmaps_say_what_their_rows_are_and_draw_gold_links_only_on_reference_
 
 
 def test_real_report_names_the_host_of_every_run(real):
-    """Provenance: each run's CPU, its vector extensions, ATen dispatch level and threads (train.json `host`)."""
+    """Provenance: each run's CPU, training precision, vector extensions, ATen dispatch and threads (train.json)."""
     md = (real / "report.md").read_text()
     table = md.split("where the runs trained*")[1].strip().split("\n\n")[0]
     rows = [line for line in table.splitlines() if line.startswith("| ") and "CPU" not in line]
     assert len(rows) == 1 and rows[0].rstrip(" |").endswith("| 2")  # both runs on this machine
-    cells = [c.strip() for c in rows[0].strip("|").split("|")]
-    assert cells[2] in ("DEFAULT", "AVX2", "AVX512") and cells[3] == "1"
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]  # CPU, training precision, extensions, dispatch, ...
+    assert cells[1] in ("fp32", "bf16 autocast") and cells[3] in ("DEFAULT", "AVX2", "AVX512") and cells[4] == "1"
     assert cells[-2] == "no" and "resumed from a checkpoint" not in md  # train.json `resumed_from_step`: none
 
 
@@ -521,7 +541,8 @@ def test_a_two_configuration_grid_gives_no_small_sample_warning(tmp_path):
         out = build_report(report_config(_params()), root / "artifacts", root / "data", root / "reports", root)
     assert not [w for w in caught if w.category.__name__ == "SmallSampleWarning"], [str(w.message) for w in caught]
     stability = _table((out / "report.md").read_text(), "Ranking stability across seeds", "(configurations run")
-    assert stability.set_index("metric").loc["AER", "Kendall τ"] == "n/a (1 configuration run with every seed)"
+    assert (stability.set_index("metric").loc["AER (teacher-forced)", "Kendall τ"]
+            == "n/a (1 configuration run with every seed)")
 
 
 def test_ranking_stability_says_why_tau_is_undefined():
@@ -535,3 +556,17 @@ def test_ranking_stability_says_why_tau_is_undefined():
     assert (one_config.tau_mean, one_config.why_no_tau) == (None, "1 configuration run with every seed")
     assert ties.tau_mean is None and "ties" in ties.why_no_tau
     assert one_seed.why_no_tau == "1 seed"
+
+
+def test_verdicts_over_the_budget_label_a_sign_change_budget_bound(standin):
+    """The stand-in's concat is worse than general at step 500 and ahead at 1000 (Δ changes sign): budget-bound; a
+    contrast whose output did not change between the budgets is settled."""
+    table = pd.read_csv(standin / "budgets.csv")
+    assert sorted(set(table["step"])) == [500, 1000]
+    concat = table[table["contrast"] == "score: concat vs general"].sort_values("step")
+    assert concat["verdict"].iloc[0] == "worse" and concat["delta"].iloc[0] < 0 < concat["delta"].iloc[1]
+    assert set(concat["label"]) == {"budget-bound"}
+    unmoved = table[table["contrast"] == "cell: lstm vs gru"]
+    assert unmoved["delta"].nunique() == 1 and set(unmoved["label"]) == {"settled"}
+    md = (standin / "report.md").read_text()
+    assert "## Verdicts over the budget" in md and "budget-bound" in md.split("## Findings against")[1]

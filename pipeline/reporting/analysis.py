@@ -33,6 +33,7 @@ def leaderboard_columns(decode: str) -> list[Column]:
         Column("steps to target", "steps_to_target", False, 0),
         Column("AER", "test_aer", False, 3), Column("params", "params", False, 0),
         Column("FLOPs/token", "flops_per_tgt_token", False, 0), Column("train time (s)", "train_time_s", False),
+        Column("train time, load-normalised (s)", "train_time_norm_s", False),
         Column("tokens/s", "train_tgt_tokens_per_s", True, 0),
         Column(f"latency {decode} (ms)", f"test_{decode}_latency_ms", False, 2),
     ]
@@ -100,6 +101,33 @@ def pareto_front(cost: np.ndarray, quality: np.ndarray) -> np.ndarray:
             front.append(i)
             best = quality[i]
     return np.array(front, dtype=int)
+
+
+PLATEAU, RISING, ANNEALED = "plateau", "still rising", "flat while the rate anneals"
+
+
+def plateau_check(curves: pd.DataFrame, runs: pd.DataFrame, gain: float) -> pd.DataFrame:
+    """Per (corpus, config): the mean over seeds of validation BLEU at the last validation at or before ¾ of the
+    steps and at the end, the gain between them, and a verdict: `PLATEAU` when the gain is below `gain` under a
+    constant learning rate; `RISING` when it is not below; `ANNEALED` when it is below but the schedule decays the
+    rate (warmup_cosine to 0, inverse_sqrt), which flattens a curve by itself, so it is not taken as a plateau."""
+    c = curves.merge(runs[["run", "corpus", "config", "train_schedule"]], on="run").dropna(subset=["val_bleu"])
+    rows = []
+    for (corpus, config), df in c.groupby(["corpus", "config"], sort=True):
+        mean = df.groupby("step")["val_bleu"].mean().sort_index()  # (steps,)
+        end = int(mean.index.max())
+        early = mean[mean.index <= 0.75 * end]
+        if early.empty:
+            continue
+        q, gained = int(early.index.max()), float(mean.loc[end] - early.iloc[-1])
+        constant = set(df["train_schedule"].dropna()) == {"constant"}
+        said = RISING if gained >= gain else (PLATEAU if constant else ANNEALED)
+        rows.append({"corpus": corpus, "config": config, "from_step": q, "to_step": end,
+                     "val_bleu_from": float(early.iloc[-1]), "val_bleu_to": float(mean.loc[end]), "gain": gained,
+                     "schedule": ", ".join(sorted(set(df["train_schedule"].dropna()))) or "unknown",
+                     "verdict": said})
+    return pd.DataFrame(rows, columns=["corpus", "config", "from_step", "to_step", "val_bleu_from", "val_bleu_to",
+                                       "gain", "schedule", "verdict"])
 
 
 @dataclass(frozen=True)

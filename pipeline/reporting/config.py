@@ -25,6 +25,7 @@ class ReportConfig:
     saturation_floor: Percent = 95.0
     attention_ids: list[NonNegInt] = field(default_factory=list)
     attention_count: NonNegInt = 2
+    plateau_gain: NonNegReal = 0.5  # BLEU: a config whose mean val BLEU gains less over the last quarter is flat
     min_bucket_sentences: Count = 100  # a length bucket with fewer sentences gets its BLEU flagged as unstable
     caveat: str = ""
 

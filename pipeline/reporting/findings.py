@@ -90,12 +90,14 @@ def p_columns(test: SeedAwareTest | None) -> dict[str, str]:
             "p (Holm)": "—" if test.p_adjusted is None else f"{test.p_adjusted:.3f}"}
 
 
-def claim_rows(tests: Tests, alpha: float) -> list[dict]:
-    rows = []
+def claim_rows(tests: Tests, alpha: float, decode: str = "beam", over_budget: dict[str, str] | None = None
+               ) -> list[dict]:
+    """One row per claim (`over_budget`: contrast label -> settled / budget-bound, `budgets.labels`)."""
+    rows, over_budget = [], over_budget or {}
     for c in CLAIMS:
         test = tests.get((c.label, c.split))
-        ours = "—" if test is None else (f"Δ {test.delta:+.2f} BLEU [{test.ci_low:+.2f}, {test.ci_high:+.2f}], "
-                                         f"{test.seeds} seeds ({c.label}, {c.split})")
+        ours = "—" if test is None else (f"Δ {test.delta:+.2f} BLEU {decode} [{test.ci_low:+.2f}, "
+                                         f"{test.ci_high:+.2f}], {test.seeds} seeds ({c.label}, {c.split})")
         said = verdict(test, c.expect, alpha)
         if said == "agree" and c.contrast[0] == "attention" and (c.label, "test") in tests:
             short = tests[(c.label, "test")]
@@ -109,8 +111,9 @@ def claim_rows(tests: Tests, alpha: float) -> list[dict]:
             if test.p_value < alpha:
                 reason = (f"raw p {test.p_value:.3f} < {alpha}, but not after the adjustment for the report's "
                           f"family of contrasts (Holm p {test.p_decisive:.3f}); " + reason)
+        label = over_budget.get(c.label, "—") if test is not None and not said.startswith("not comparable") else "—"
         rows.append({"claim": c.claim, "source": c.source, "published": c.published, "ours": ours,
-                     **p_columns(test), "verdict": said, "likely reason": reason})
+                     **p_columns(test), "verdict": said, "over the budget": label, "likely reason": reason})
     return rows
 
 
@@ -122,20 +125,23 @@ def aer_row(ctx: ReportInputs, corpus: str) -> dict:
     if df.empty:
         return {"claim": claim, "source": "Luong et al. 2015, table 6", "published": LUONG_AER,
                 "ours": "—", **p_columns(None), "verdict": "not comparable (no gold word alignments in this corpus)",
-                "likely reason": ""}
+                "over the budget": "—", "likely reason": ""}
     parts = [f"{r['score']} {r['test_aer']:.2f}" + (f" ± {r['test_aer_std']:.2f}" if pd.notna(r["test_aer_std"])
                                                     else "") for _, r in df.sort_values("test_aer").iterrows()]
     best = float(df["test_aer"].min())
     said = "agree" if best <= 0.39 else "disagree"
     return {"claim": claim, "source": "Luong et al. 2015, table 6", "published": LUONG_AER,
             "ours": "AER (test, argmax per target word) " + ", ".join(parts), **p_columns(None),
-            "verdict": f"{said} (by range)",
+            "verdict": f"{said} (by range)", "over the budget": "—",
             "likely reason": "" if said == "agree" else "Greek-English (free word order, subword units summed to "
             "words) is harder to align than German-English; " + DIFFERENCES}
 
 
-def findings_section(ctx: ReportInputs, effects: list[dict]) -> Section:
-    """The claims table per corpus (`effects`: the rows of `sections.effect_rows`, built with `CONTRASTS`)."""
+def findings_section(ctx: ReportInputs, effects: list[dict],
+                     over_budget: dict[tuple[str, str], str] | None = None) -> Section:
+    """The claims table per corpus (`effects`: the rows of `sections.effect_rows`, built with `CONTRASTS`;
+    `over_budget`: `budgets.labels` of the same contrasts)."""
+    over_budget = over_budget or {}
     sec = Section("Findings against the literature", [
         "Each published claim beside our number for the same contrast (Δ = level − base, mean over seeds, with its "
         f"95% interval, raw and Holm-adjusted p from the seed-aware test of 'Main effects', {ctx.cfg.decode} "
@@ -146,11 +152,14 @@ def findings_section(ctx: ReportInputs, effects: list[dict]) -> Section:
         "effects') in the claimed / opposite direction; inconclusive when it does not (the difference may still "
         "exist: the row names the smallest one the test could detect); not comparable when this grid "
         "cannot test it. The papers' numbers come from WMT-scale data and models, so we compare directions, not "
-        "sizes."])
+        "sizes. 'Over the budget': whether the claim's contrast is settled or budget-bound (greedy test BLEU at "
+        "each budget, see 'Verdicts over the budget'): a disagreement that is budget-bound says how the variants "
+        "stand after this many steps, not that the paper is wrong."])
     by_corpus: dict[str, Tests] = {}
     for r in effects:
         by_corpus.setdefault(r["corpus"], {})[(r["contrast"], r["split"])] = r["test"]
     for corpus in ctx.corpora:
-        rows = claim_rows(by_corpus.get(corpus, {}), ctx.cfg.alpha) + [aer_row(ctx, corpus)]
+        labels = {contrast: lab for (c, contrast), lab in over_budget.items() if c == corpus}
+        rows = claim_rows(by_corpus.get(corpus, {}), ctx.cfg.alpha, ctx.cfg.decode, labels) + [aer_row(ctx, corpus)]
         sec.tables.append(Table(f"{corpus}: published claims and our numbers", pd.DataFrame(rows)))
     return sec

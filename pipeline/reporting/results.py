@@ -8,6 +8,7 @@ not match it stops the report with one line naming the file and the field.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -32,9 +33,9 @@ from pipeline.core.schema import (
 )
 
 SPLITS = ("test", "test_long")  # the evaluated splits the report reads
-DECODE_FIELDS = ("bleu", "chrf", "bleu_length_slope", "latency_ms", "sentences_per_s")
+DECODE_FIELDS = ("bleu", "chrf", "bleu_length_slope", "latency_ms", "sentences_per_s", "beam_size")
 COST_FIELDS = tuple(f.name for f in fields(Cost) if f.name not in ("threads", "steps"))
-TRAIN_FIELDS = ("steps", "epochs", "best_step", "best_val_bleu", "resumed_from_step")
+TRAIN_FIELDS = ("steps", "epochs", "best_step", "best_val_bleu", "resumed_from_step", "precision", "schedule")
 CURVE_FIELDS = tuple(f.name for f in fields(CurvePoint))
 
 
@@ -86,6 +87,8 @@ def run_row(ev: EvalResult, train: TrainSummary | None) -> dict:
     row.update(signature_bleu=sig.bleu, signature_chrf=sig.chrf)
     row.update({f"train_{k}": getattr(train, k) if train else None for k in TRAIN_FIELDS})
     row["threads"] = train.threads if train else None
+    calib = train.calibration_ms if train else None
+    row["calibration_ms"] = sum(calib) / 2 if calib else None  # the host's speed around the fit (mean of 2)
     host = train.host if train else None
     row.update({f"host_{f.name}": getattr(host, f.name) if host else None for f in fields(Host)})
     return row
@@ -115,11 +118,22 @@ def load_results(artifacts: str | Path, members: set[str] | None = None) -> Resu
     evals = [read_json(d / "eval.json", EvalResult) for d in dirs]
     trains = [read_json(d / "train.json", TrainSummary) if (d / "train.json").is_file() else None for d in dirs]
     runs = pd.DataFrame([run_row(ev, tr) for ev, tr in zip(evals, trains, strict=True)])
+    runs["train_time_norm_s"] = normalised_times(runs)
     buckets = pd.DataFrame([r for ev in evals for r in bucket_rows(ev)],
                            columns=["run", "split", "decode", "lo", "hi", "length", "count", "bleu"])
     curves = pd.DataFrame([r for d, ev in zip(dirs, evals, strict=True) for r in curve_rows(d, ev.run)],
                           columns=["run", *CURVE_FIELDS])
     return Results(runs=runs, buckets=buckets, curves=curves)
+
+
+def normalised_times(runs: pd.DataFrame) -> pd.Series:
+    """Each run's training time at its corpus's median host speed: train_time_s × median(calibration_ms) /
+    calibration_ms, the calibration being one fixed training step timed just before and after the run's fit
+    (pipeline/core/calibration.py). A member that trained beside another job, or on a busier host, is scaled back
+    to the speed the others saw; NaN without a calibration (train.json written before it existed)."""
+    calib = pd.to_numeric(runs["calibration_ms"], errors="coerce")
+    median = calib.groupby(runs["corpus"]).transform("median")
+    return pd.to_numeric(runs["train_time_s"], errors="coerce") * median / calib
 
 
 def load_hyps(artifacts: str | Path, corpus: str, variant: str, split: str, decode: str) -> list[str]:
@@ -157,12 +171,74 @@ def load_corpus_info(data: str | Path, corpus: str) -> dict:
 
 def load_diagnose(path: str | Path) -> pd.DataFrame:
     """The planted-signal diagnostic (`{"variants": {name: {planted_mass, accuracy, found_seeds, seeds}}}`) as rows
-    (variant, attention_mass, accuracy, found_seeds, seeds); empty when the stage has not run."""
+    (variant, attention_mass, accuracy, found_seeds, seeds); empty when the stage has not run. The stage's
+    `config` (seq_len, planted_step, found_at, ...) rides along in `.attrs["config"]`."""
     columns = ["variant", "attention_mass", "accuracy", "found_seeds", "seeds"]
     path = Path(path)
     if not path.is_file():
         return pd.DataFrame(columns=columns)
-    variants = read_json(path, DiagnoseResult).variants
+    result = read_json(path, DiagnoseResult)
     rows = [{"variant": name, "attention_mass": v.planted_mass, "accuracy": v.accuracy,
-             "found_seeds": v.found_seeds, "seeds": len(v.seeds)} for name, v in variants.items()]
-    return pd.DataFrame(rows, columns=columns)
+             "found_seeds": v.found_seeds, "seeds": len(v.seeds)} for name, v in result.variants.items()]
+    out = pd.DataFrame(rows, columns=columns)
+    out.attrs["config"] = dict(result.config)
+    return out
+
+
+def source_lengths(data: str | Path, corpus: str, split: str) -> list[int] | None:
+    """The source length in words (`src_words`) of every pair of one prepared split; None when the split is not
+    there. Read as plain JSON lines (the train split is large; the report needs only these lengths)."""
+    path = Path(data) / corpus / "prepared" / f"{split}.jsonl"
+    if not path.is_file():
+        return None
+    with path.open(encoding="utf-8") as f:
+        return [len(json.loads(line)["src_words"]) for line in f if line.strip()]
+
+
+@dataclass(frozen=True)
+class CorpusAbout:
+    """What the params say a corpus is (`corpora.<key>`: an optional `title`, `src_lang`, `tgt_lang`, and where
+    its data comes from), for the report's title, summary and provenance."""
+
+    key: str
+    title: str  # `title`, else the key
+    src_lang: str | None = None
+    tgt_lang: str | None = None
+    source: str | None = None  # the files or the place its data is read from
+
+    @property
+    def languages(self) -> str:
+        return f"{self.src_lang} → {self.tgt_lang}" if self.src_lang and self.tgt_lang else ""
+
+    @property
+    def name(self) -> str:
+        """The title, with the key when they differ and the languages: "Multi30k (`multi30k`), de → en"."""
+        named = self.title if self.title == self.key else f"{self.title} (`{self.key}`)"
+        return f"{named}, {self.languages}" if self.languages else named
+
+
+def _files(files: dict) -> str:
+    """`corpora.tsv.files` ({split: path | [src path, tgt path]}) as text."""
+    def one(v) -> str:
+        return " + ".join(f"`{x}`" for x in v) if isinstance(v, list | tuple) else f"`{v}`"
+
+    return "files " + "; ".join(f"{split} {one(v)}" for split, v in files.items())
+
+
+def corpus_about(key: str, section: dict | None = None, source: str | None = None) -> CorpusAbout:
+    """`corpora.<key>` of the params as a CorpusAbout; `source`: the path the corpus's prepare stage reads
+    (runs.yaml `sources:`), used when the section names no files, folder or dataset."""
+    section = section or {}
+    if isinstance(section.get("files"), dict):  # tsv: the user's own files
+        where = _files(section["files"])
+    elif section.get("dataset"):  # hub
+        where = f"dataset `{section['dataset']}`" + (f", config `{section['config']}`" if section.get("config")
+                                                      else "")
+    elif section.get("base"):  # multi30k: a URL or a local folder of raw files
+        sets = ", ".join(f"{k} `{section[k]}`" for k in ("valid", "test") if section.get(k))
+        where = f"`{section['base']}`" + (f" ({sets})" if sets else "")
+    else:
+        where = f"`{source}`" if source else None
+    title = section.get("title")
+    return CorpusAbout(key=key, title=str(title) if title else key, src_lang=section.get("src_lang"),
+                       tgt_lang=section.get("tgt_lang"), source=where)
