@@ -182,6 +182,9 @@ def _stale_runs(params: dict, project: Path) -> str | None:
                 "`attnbench grid`?); rerun `attnbench grid`")
     if (params.get("members") or {}) != (expected["members"] or {}):
         return "members: does not match `runs:` (edited by hand?); rerun `attnbench grid`"
+    written = yaml.safe_load((project / "runs.yaml").read_text(encoding="utf-8")) or {}
+    if (written.get("plots") or {}) != expected["plots"]:
+        return "plots: not the active profile's report files (written by an older version?); rerun `attnbench grid`"
     if (params.get("sources") or {}) != expected["sources"]:
         return (f"sources: {params.get('sources')} does not match the corpora's data {expected['sources']}; "
                 "rerun `attnbench grid`")

@@ -56,8 +56,19 @@ def install() -> bool:
     return True
 
 
+# Set by pipeline.parallel for its per-member jobs: DVC's "To track the changes with git, run: git add dvc.lock ..."
+# hint would follow every one of them; the runner's last `dvc repro` still prints it once. Only the message goes:
+# git is left as it was (unlike `core.autostage`, which would stage files behind the user's back).
+NO_GIT_HINT = "ATTNBENCH_NO_GIT_HINT"
+
+
 def main(argv: list[str] | None = None) -> int:
     install()
+    if os.environ.get(NO_GIT_HINT) == "1":
+        import logging
+
+        # DVC logs the hint at INFO from this module's logger (dvc/repo/scm_context.py); its warnings still show
+        logging.getLogger("dvc.repo.scm_context").setLevel(logging.WARNING)
     from dvc.cli import main as dvc_main
 
     return dvc_main(sys.argv[1:] if argv is None else argv)

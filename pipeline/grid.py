@@ -113,6 +113,9 @@ def factorial(spec: GridSpec, corpora: list[str]) -> list[Run]:
 
 
 DESIGNS = {"ablation": ablation, "factorial": factorial}
+# the report's plot data (pipeline/reporting/build.py write_plot_data) that dvc.yaml's plots draw: kind -> (file, y)
+PLOT_FILES = {"length": ("length_by_config.csv", "bleu"), "val_bleu": ("curves.csv", "val_bleu"),
+              "val_loss": ("curves.csv", "val_loss")}
 
 
 def grid_corpora(params: dict) -> list[str]:
@@ -136,6 +139,12 @@ def render_runs(params: dict, project: Path, profile: str = DEFAULT_PROFILE) -> 
     lines.append("members:                      # corpus -> its members (report@<corpus> depends on its line)")
     lines += [f"  {name}: " + yaml.safe_dump([r.variant for r in runs if r.corpus == name], default_flow_style=True,
                                              width=100000).strip() for name in corpora]
+    # dvc.yaml's top-level `plots:` take their files from here (`y: ${plots.val_bleu}`), so `dvc plots show` draws
+    # the active profile's corpora: DVC interpolates a whole mapping from vars, but has no foreach for plots
+    lines.append("plots:                        # kind -> {report file: field}: dvc.yaml's plots (dvc plots show)")
+    for kind, (name, field) in PLOT_FILES.items():
+        files = {f"reports/{profile}/{corpus}/plots/{name}": field for corpus in corpora}
+        lines.append(f"  {kind}: " + yaml.safe_dump(files, default_flow_style=True, width=100000).strip())
     lines.append(f"runs:                         # the {spec.design} design (grid.design)")
     for run in runs:
         lines.append(f"  {run.key}: " + yaml.safe_dump(run.item(), default_flow_style=True, width=1000).strip())

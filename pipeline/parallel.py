@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from pipeline.core import logs, phases
 from pipeline.core.errors import UserError, exit_on_user_error
+from pipeline.dvclock import NO_GIT_HINT
 
 
 def dvc(*args: str, env: dict | None = None, capture: bool = False) -> subprocess.CompletedProcess:
@@ -73,7 +74,7 @@ def member_env(threads: int) -> dict:
 def run_job(stages: list[str], threads: int) -> str:
     """Reproduce `stages` (no upstream check: the data is ready) in their own `dvc repro -s` process."""
     t0 = time.perf_counter()
-    dvc("--wait-for-lock", "repro", "-s", *stages, env=member_env(threads))
+    dvc("--wait-for-lock", "repro", "-s", *stages, env={**member_env(threads), NO_GIT_HINT: "1"})
     phases.record(stage="job", run=stages[0].split("@")[-1], wall_s=round(time.perf_counter() - t0, 3))
     return " ".join(stages)
 

@@ -71,6 +71,19 @@ def test_runs_yaml_is_in_sync_with_params():
     assert (ROOT / "runs.yaml").read_text() == render_runs(params, ROOT), "run `attnbench profile quick`"
 
 
+def test_dvc_plots_follow_the_active_profile_and_its_corpora():
+    """dvc.yaml's plots take their files from runs.yaml's `plots:` (`y: ${plots.val_bleu}`), which the grid writes for
+    the active profile's corpora: another profile, or a second corpus, changes what `dvc plots show` draws."""
+    dvc_yaml = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    assert {p[next(iter(p))]["y"] for p in dvc_yaml["plots"]} == {"${plots.length}", "${plots.val_bleu}",
+                                                                  "${plots.val_loss}"}
+    laptop = yaml.safe_load(render_runs(profile_params("laptop"), ROOT, "laptop"))["plots"]
+    assert laptop["val_bleu"] == {"reports/laptop/multi30k/plots/curves.csv": "val_bleu"}
+    both = {**profile_params("quick"), "data": {"corpora": ["numbers", "multi30k"]}}
+    assert set(yaml.safe_load(render_runs(both, ROOT))["plots"]["length"]) == {
+        "reports/quick/numbers/plots/length_by_config.csv", "reports/quick/multi30k/plots/length_by_config.csv"}
+
+
 @pytest.mark.parametrize("name", PROFILES)
 def test_profiles_name_a_design_and_hold_no_runs(name):
     params = profile_params(name)

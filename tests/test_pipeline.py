@@ -42,6 +42,8 @@ def test_grid_fans_out_and_writes_every_output(tiny_grid):
     project, done = tiny_grid
     stages = ran(done)
     assert "running 3 job(s), 2 at a time" in done.stdout  # diagnose + two members, in parallel
+    # DVC's "git add dvc.lock ..." hint: once, after the runner's last `dvc repro`, not after each of the 3 jobs
+    assert done.stdout.count("To track the changes with git") <= 1
     for key in (BASELINE, VANILLA):
         assert f"train@{key}" in stages and f"evaluate@{key}" in stages
         ev = json.loads((member(project, key) / "eval.json").read_text())
