@@ -74,3 +74,35 @@ def test_plateau_check_is_not_passed_by_an_annealing_schedule_alone():
     out = analysis.plateau_check(pd.DataFrame(rows), pd.DataFrame(runs), 0.5).set_index("config")["verdict"]
     assert out.to_dict() == {"flat-constant": analysis.PLATEAU, "flat-warmup_cosine": analysis.ANNEALED,
                              "rising-constant": analysis.RISING, "rising-warmup_cosine": analysis.RISING}
+
+
+def test_compare_marks_each_shared_contrast_held_flipped_or_inconclusive(tmp_path, capsys):
+    """The laptop-vs-plateau table against a known answer; contrasts in one report only are left out."""
+    import pandas as pd
+
+    from pipeline.reporting import compare
+
+    def write(name, rows):
+        cols = ["corpus", "contrast", "split", "delta", "p_holm", "verdict"]
+        pd.DataFrame(rows, columns=cols).to_csv(tmp_path / name, index=False)
+        return str(tmp_path / name)
+
+    before = write("before.csv", [("m", "score: dot vs concat", "test", -5.0, 0.01, "worse"),
+                                  ("m", "score: general vs concat", "test", -9.0, 0.001, "worse"),
+                                  ("m", "cell: rnn vs gru", "test", -2.0, 0.02, "worse"),
+                                  ("m", "direction: uni vs bi", "test", 0.5, 0.6, "inconclusive"),
+                                  ("m", "only before", "test", 1.0, 0.5, "inconclusive")])
+    after = write("after.csv", [("m", "score: dot vs concat", "test", -4.0, 0.01, "worse"),
+                                ("m", "score: general vs concat", "test", 1.5, 0.04, "better"),
+                                ("m", "cell: rnn vs gru", "test", -0.5, 0.4, "inconclusive"),
+                                ("m", "direction: uni vs bi", "test", -3.0, 0.01, "worse")])
+    table = compare.compare(compare.read(before), compare.read(after)).set_index("contrast")["outcome"]
+    assert table.to_dict() == {"score: dot vs concat": "held", "score: general vs concat": "flipped",
+                               "cell: rnn vs gru": "became inconclusive", "direction: uni vs bi": "became decided"}
+    compare.main([before, after])
+    out = capsys.readouterr().out
+    assert "1 held" in out
+    assert "| m | score: general vs concat | test | -9.00 | worse | +1.50 | better | flipped |" in out
+    with pytest.raises(SystemExit):
+        compare.main([before, str(tmp_path / "nope.csv")])
+    assert "nope.csv: file not found" in capsys.readouterr().err
