@@ -79,13 +79,22 @@ def budget_rows(ctx: ReportInputs, extra: Sequence[tuple[str, str, str]] = ()) -
 def label(tests: Sequence[significance.SeedAwareTest], alpha: float) -> str:
     """settled / budget-bound from a contrast's tests in budget order (the last is the full budget); '—' when
     there is nothing to compare (one budget) and 'n/a (1 seed)' without training variance."""
+    return judge(tests, alpha)[0]
+
+
+def judge(tests: Sequence[significance.SeedAwareTest], alpha: float) -> tuple[str, str]:
+    """The label of `label` and why, in words (which of the two conditions failed, or both held)."""
     if len(tests) < 2:
-        return "—"
+        return "—", "one budget only"
     before, last = tests[-2], tests[-1]
     if last.sentence_only:
-        return "n/a (1 seed)"
-    same = before.verdict(alpha) == last.verdict(alpha)
-    return SETTLED if same and abs(last.delta - before.delta) < last.se else BOUND
+        return "n/a (1 seed)", "training variance unknown"
+    said, moved = (before.verdict(alpha), last.verdict(alpha)), abs(last.delta - before.delta)
+    if said[0] != said[1]:
+        return BOUND, f"verdict {said[0]} → {said[1]}"
+    if moved >= last.se:
+        return BOUND, f"{said[1]} at both, but Δ moved {moved:.2f} ≥ its se {last.se:.2f}"
+    return SETTLED, f"{said[1]} at both, Δ moved {moved:.2f} < its se {last.se:.2f}"
 
 
 def labels(rows: list[dict], alpha: float) -> dict[tuple[str, str], str]:
@@ -100,7 +109,6 @@ def budget_table(rows: list[dict], corpus: str, alpha: float, main_only: bool = 
     """One row per contrast of `corpus`: Δ ± se and the verdict at each budget, then the label."""
     mine = [r for r in rows if r["corpus"] == corpus and (r["main"] or not main_only)]
     steps = sorted({r["step"] for r in mine})
-    said = labels(mine, alpha)
     out = []
     for contrast in dict.fromkeys(r["contrast"] for r in mine):
         cells = {"contrast": contrast}
@@ -108,7 +116,8 @@ def budget_table(rows: list[dict], corpus: str, alpha: float, main_only: bool = 
             t = next((r["test"] for r in mine if r["contrast"] == contrast and r["step"] == step), None)
             cells[f"step {step}"] = "—" if t is None else (f"{t.delta:+.2f} ± {t.se:.2f} "
                                                           f"({'n/a' if t.sentence_only else t.verdict(alpha)})")
-        cells["over the budget"] = said[(corpus, contrast)]
+        tests = [r["test"] for r in sorted(mine, key=lambda r: r["step"]) if r["contrast"] == contrast]
+        cells["over the budget"], cells["why"] = judge(tests, alpha)
         out.append(cells)
     return pd.DataFrame(out)
 

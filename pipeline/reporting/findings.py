@@ -112,6 +112,8 @@ def claim_rows(tests: Tests, alpha: float, decode: str = "beam", over_budget: di
                 reason = (f"raw p {test.p_value:.3f} < {alpha}, but not after the adjustment for the report's "
                           f"family of contrasts (Holm p {test.p_decisive:.3f}); " + reason)
         label = over_budget.get(c.label, "—") if test is not None and not said.startswith("not comparable") else "—"
+        if label != "—" and c.split != "test":  # the budgets are decoded on test only
+            label += " (on test)"
         rows.append({"claim": c.claim, "source": c.source, "published": c.published, "ours": ours,
                      **p_columns(test), "verdict": said, "over the budget": label, "likely reason": reason})
     return rows

@@ -57,7 +57,8 @@ COST_SOURCES = ("params", "flops_per_tgt_token", "train_time_s", "train_time_nor
 TIMES_NOTE = ("Times are wall clock in each member's own process (`numerics.threads` threads), and depend on what "
               "ran beside it. 'Load-normalised' scales each member's training time to the report's median host "
               "speed: × median / own time of one fixed training step, timed just before and just after the "
-              "member's fit (`pipeline/core/calibration.py`). FLOPs per token do not depend on load at all.")
+              "member's fit (`pipeline/core/calibration.py`); a load that came and went within a fit is not caught. "
+              "FLOPs per token do not depend on load at all.")
 
 
 def _is_cost(source: str) -> bool:
@@ -303,7 +304,8 @@ def main_effects(ctx: ReportInputs, rows: list[dict], over_budget: dict[tuple[st
         "pairs": r["test"].n_pairs, f"level BLEU {d}": fmt(r["level BLEU"]), f"base BLEU {d}": fmt(r["base BLEU"]),
         f"Δ BLEU {d}": f"{r['test'].delta:+.2f}", "95% CI": f"[{r['test'].ci_low:+.2f}, {r['test'].ci_high:+.2f}]",
         **p_cells(r["test"]), "verdict": _verdict(r["test"], a), "detectable |Δ|": f"{r['test'].mde:.2f}",
-        "over the budget": over_budget.get((r["corpus"], r["contrast"]), "—")}
+        "over the budget": over_budget.get((r["corpus"], r["contrast"]), "—") if r["split"] == budgets.SPLIT
+        else "—"}
         for r in rows])
     if frame.empty:
         sec.paragraphs.append("No contrast has matched pairs with hypothesis files; nothing to test.")
@@ -314,7 +316,8 @@ def main_effects(ctx: ReportInputs, rows: list[dict], over_budget: dict[tuple[st
             "no contrast gets a verdict, and a small p here can be training noise (rerun with `grid.seeds` of 3 "
             "or more).")
     sec.tables.append(Table("Main effects (Δ = level − baseline level); 'over the budget': settled or budget-bound, "
-                            "from greedy test BLEU at each budget (see 'Verdicts over the budget')", frame))
+                            "from greedy test BLEU at each budget (test rows only: the budgets are decoded on test; "
+                            "see 'Verdicts over the budget')", frame))
     return sec
 
 

@@ -14,6 +14,7 @@ from mlflow.tracking import MlflowClient
 from pipeline.core import tracking
 from pipeline.core.schema import AttentionFile, EvalResult, TrainSummary, read_json, to_jsonable
 from pipeline.reporting.figures import attention_maps, length_curves, save
+from pipeline.ui import runs_link
 
 
 def member_figures(result: EvalResult, attention: AttentionFile, folder: Path) -> list[Path]:
@@ -76,6 +77,6 @@ def log_report(report_dir: Path, corpora: list[str]) -> list[str]:
         client.log_artifacts(found[0].info.run_id, str(report_dir), artifact_path="report")
         tracking.end_grid_parent(corpus)
         logged.append(found[0].info.run_id)
-        print(f"report: MLflow experiment attnbench-{corpus}: `make ui`, then "
-              f"http://127.0.0.1:5000/#/experiments/{found[0].info.experiment_id}?workflowType=machine_learning")
+        link = runs_link("http://127.0.0.1:5000", found[0].info.experiment_id)
+        print(f"report: MLflow experiment attnbench-{corpus}: `attnbench ui` (or `make ui`), then {link}")
     return logged
