@@ -329,9 +329,9 @@ def budget_section(ctx: ReportInputs, rows: list[dict]) -> Section:
         "(`train.budgets`, rounded to a validation step), the weights it would have reported had it stopped there "
         "(its best validation so far), and the evaluate stage decoded test greedily from them. Every contrast is "
         f"tested at every budget with the seed-aware test of 'Main effects' on greedy test BLEU (Holm-adjusted "
-        f"over that budget's contrasts; verdict at p < {a}). A contrast is **settled** when the last two budgets "
+        f"over that budget's contrasts; verdict at p < {a}). A contrast is 'settled' when the last two budgets "
         "give the same verdict and Δ moved between them by less than its standard error at the full budget, and "
-        "**budget-bound** otherwise: a larger budget may change it. These are anytime checkpoints of one run, not "
+        "'budget-bound' otherwise: a larger budget may change it. These are anytime checkpoints of one run, not "
         "shorter runs: the learning rate had not annealed there (DESIGN.md, 'Budgets'). Cells: Δ ± its standard "
         "error (verdict)."])
     if not rows:
