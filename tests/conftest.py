@@ -48,13 +48,13 @@ def merge(base: dict, over: dict) -> dict:
 def write_params(project: Path, params: dict, design: str = "ablation") -> dict:
     """params.yaml (with `grid.design`) as the base of the default profile, its (empty) profile.yaml, and the
     runs.yaml `attnbench grid` writes from it; the merged params, as `load_params` returns them."""
-    head = {k: v for k, v in params.items() if k not in GENERATED}
+    head = {k: v for k, v in params.items() if k not in (*GENERATED, "plots")}  # plots: runs.yaml's, for DVC only
     head["grid"] = {**head.get("grid", {}), "design": design}
     (project / "params.yaml").write_text(yaml.safe_dump(head, sort_keys=False))
     (project / PROFILE_FILE).write_text(dump_profile(render_profile(head, DEFAULT_PROFILE, {})))
     generated = render_runs(head, project)
     (project / RUNS_FILE).write_text(generated)
-    return {**head, **yaml.safe_load(generated)}
+    return {**head, **{k: v for k, v in yaml.safe_load(generated).items() if k in GENERATED}}
 
 
 def make_project(folder: Path, over: dict, profile: str = DEFAULT_PROFILE, design: str = "ablation") -> Path:
