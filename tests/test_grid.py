@@ -104,11 +104,24 @@ def test_laptop_profile_is_the_ablation_with_3_seeds_on_multi30k_at_concat():
     assert {r.score for r in runs if r.cell != "gru" or r.direction != "bi"} == {"concat"}  # the baseline's score
 
 
-@pytest.mark.parametrize("name", PROFILES)
+@pytest.mark.parametrize("name", [p for p in PROFILES if p != "plateau"])  # plateau picks its contrasts (below)
 def test_every_registered_score_and_cell_is_in_the_grid(name):
     grid = profile_params(name)["grid"]
     assert sorted(grid["scores"]) == SCORES.names(), "list a new score in params.yaml grid.scores"
     assert sorted(grid["cells"]) == CELLS.names()
+
+
+def test_plateau_profile_trains_the_literature_contrasts_at_the_laptop_baseline_at_a_constant_rate():
+    """Issue 26: none, dot, general and concat at the laptop baseline's cell and direction, 3 seeds, on Multi30k,
+    with a schedule whose flat end is a plateau, not the annealing's doing."""
+    plateau, laptop = profile_params("plateau"), profile_params("laptop")
+    runs = yaml.safe_load(render_runs(plateau, ROOT, "plateau"))["runs"].values()
+    assert {r["score"] for r in runs} == {"none", "dot", "general", "concat"} and len(runs) == 12
+    base = laptop["grid"]["baseline"]
+    assert all((r["cell"], r["direction"], r["decoder"]) == (base["cell"], base["direction"], base["decoder"])
+               for r in runs)
+    assert plateau["train"]["schedule"] == "constant" and plateau["data"]["corpora"] == ["multi30k"]
+    assert plateau["train"]["max_steps"] > laptop["train"]["max_steps"]
 
 
 def test_quick_profile_is_the_ablation_on_numbers():
