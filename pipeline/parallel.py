@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.corpus not in corpora:
             raise UserError(f"--corpus {args.corpus}: not a corpus of the active profile; valid: {', '.join(corpora)}")
     env = member_env(cores)
-    dvc("repro", "tokenize", env=env)  # the check stage and the data every member needs, once
+    dvc("repro", "tokenize", env={**env, NO_GIT_HINT: "1"})  # the check stage and the data every member needs
     jobs = stale_jobs(args.corpus)
     print(f"running {len(jobs)} job(s), {args.jobs} at a time, {threads} thread(s) each", flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:
