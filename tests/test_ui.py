@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -64,10 +65,23 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def drain(stream) -> str:
+    """What `stream` (a pipe of an exited process) still holds, without waiting for an EOF that a process the test
+    suite started elsewhere may delay by holding an inherited copy of the pipe (seen only inside the full suite)."""
+    chunks = []
+    while select.select([stream], [], [], 2)[0]:
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
 def stopped(proc: subprocess.Popen, sig: int, port: int) -> str:
     """Send `sig`, wait for a clean exit; the server's port must be closed. Its stdout."""
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=180)  # a hang guard, not a timing: a loaded 2-core host stops it slowly
+    proc.wait(timeout=180)  # a hang guard, not a timing: a loaded 2-core host stops it slowly
+    out, err = drain(proc.stdout), drain(proc.stderr)
     assert proc.returncode == 0, err[-2000:]
     assert "MLflow UI stopped" in out and "Traceback" not in err
     assert not listening(port)
