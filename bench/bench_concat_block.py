@@ -15,6 +15,7 @@ import time
 import torch
 
 from models.scores import SCORES
+from pipeline.core.calibration import calibration_line, calibration_ms
 from pipeline.core.host import host
 
 
@@ -42,6 +43,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     score = SCORES.get("concat")(a.hidden, a.hidden)
+    start = calibration_ms()
     h = host()
     print(f"{h.cpu} ({h.isa}), {a.threads} threads, torch {h.torch}; B {a.batch}, S {a.src}, A = H {a.hidden}, fp32\n")
     print("| target steps T | block MiB (c = T) | c = T (fast path) | c = 8 | c = 4 | c = 1 (step loop) | c=T / c=4 |")
@@ -51,6 +53,7 @@ def main() -> None:
         mib = a.batch * T * a.src * a.hidden * 4 / 2**20
         print(f"| {T} | {mib:.0f} | {row[T]:.1f} ms | {row[8]:.1f} ms | {row[4]:.1f} ms | {row[1]:.1f} ms | "
               f"{row[T] / row[4]:.2f}× |")
+    print(f"\n{calibration_line(start, calibration_ms())}")
 
 
 if __name__ == "__main__":

@@ -206,12 +206,18 @@ def main() -> None:
         from pipeline.parallel import MALLOC
 
         os.environ.update({k: v for k, v in MALLOC.items() if k not in os.environ})
-    started, load = time.strftime("%Y-%m-%d %H:%M:%S"), os.getloadavg()
+    import torch
+
+    from pipeline.core.calibration import calibration_line, calibration_ms
+
+    torch.set_num_threads(a.threads)
+    started, load, calibrated = time.strftime("%Y-%m-%d %H:%M:%S"), os.getloadavg(), calibration_ms()
     data = data_for(a)
     ref = run_joey_reference(a, data) if a.only != "attnbench" else None
     joey = run_joey(a, data) if a.only != "attnbench" else None
     ours = run_attnbench(a) if a.only != "joey" else None
     rows, md = table(a, ours, joey, ref)
+    md += f"\n\n{calibration_line(calibrated, calibration_ms())}"
     path = "input feeding (step loop)" if a.attn_feed else "Luong fast path (no input feeding)"
     from pipeline.core.host import host
 

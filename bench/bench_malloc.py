@@ -55,10 +55,14 @@ def main() -> None:
     a = p.parse_args()
     if a.child:
         return child(a.steps)
+    import torch
     from bench_members import cpu_name
 
+    from pipeline.core.calibration import calibration_line, calibration_ms
     from pipeline.parallel import MALLOC
 
+    torch.set_num_threads(2)  # the children's threads
+    start = calibration_ms()
     runs: dict[str, list[dict]] = {"glibc defaults": [], "MALLOC (pipeline.parallel)": []}
     for _ in range(a.repeats):
         for name, extra in (("glibc defaults", {}), ("MALLOC (pipeline.parallel)", MALLOC)):
@@ -82,6 +86,7 @@ def main() -> None:
     same = len(set.union(*hashes.values())) == 1
     print(f"\nweights after 4 updates (sha256 prefix), every run: {'identical' if same else 'DIFFERENT'}: "
           f"{runs['glibc defaults'][0]['weights']}")
+    print(f"\n{calibration_line(start, calibration_ms())}")
 
 
 if __name__ == "__main__":

@@ -207,6 +207,21 @@ def timed_cmd(project: Path, *cmd: str) -> float:
     return time.perf_counter() - t0
 
 
+def recorded_calibration(lines: list[dict], artifacts: Path | None) -> str:
+    """The calibration line of a past run: the fixed step each member timed before and after its fit (train.json
+    `calibration_ms`), from the first member to start and the last to finish. A phases file holds no such time."""
+    if artifacts is None:
+        return "calibration: not in a phases file; pass --artifacts <the run's artifacts/> for its members' own"
+    keys = [x["run"] for x in lines if x["stage"] == "train"]
+    by_key = {f"{p.parent.parent.name}-{p.parent.name}": p for p in artifacts.glob("*/*/train.json")}
+    found = [json.loads(by_key[k].read_text()).get("calibration_ms") for k in (keys[0], keys[-1]) if k in by_key]
+    if len(found) < 2 or None in found:
+        return f"calibration: no train.json calibration_ms under {artifacts} for {keys[0]} and {keys[-1]}"
+    return (f"calibration (train.json calibration_ms: one fixed training step, the member's threads): "
+            f"{found[0][0]:.2f} ms before the first member's fit ({keys[0]}), {found[1][1]:.2f} ms after the last "
+            f"member's ({keys[-1]})")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--grid", choices=["quick", "288"], default="quick")
@@ -215,6 +230,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=0, help="train.max_steps (0: the profile's)")
     p.add_argument("--scratch", type=Path, default=Path("/tmp/attnbench-bench"))
     p.add_argument("--phases", type=Path, help="only tabulate this phases file (ATTNBENCH_PHASES of a run)")
+    p.add_argument("--artifacts", type=Path, help="with --phases: the run's artifacts/, for its calibration line")
     p.add_argument("--label", default="", help="a note for the table title (e.g. the commit)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = p.parse_args()
@@ -222,9 +238,12 @@ def main() -> None:
     if args.phases:
         lines = [json.loads(x) for x in args.phases.read_text().splitlines() if x.strip()]
         print(table(per_member(lines), f"{args.label or args.phases.name}; {cpu_name()}"))
+        print(f"\n{recorded_calibration(lines, args.artifacts)}")
         return
+    from pipeline.core.calibration import calibration_line, calibration_ms
+
     dvc = str(ROOT / ".venv" / "bin" / "dvc")
-    results, sections = {}, []
+    results, sections, start = {}, [], calibration_ms()
     for jobs in args.jobs:
         project = scratch_project(args.scratch / "main", args.grid, args.steps)
         subprocess.run([dvc, "repro", "-q", "tokenize"], cwd=project, check=True)
@@ -252,6 +271,8 @@ def main() -> None:
             f"{time.strftime('%Y-%m-%d %H:%M')}; {args.label}\n\n"
             f"Command: `python bench/bench_members.py --grid {args.grid} --members {args.members} "
             f"--jobs {' '.join(map(str, args.jobs))}{f' --steps {args.steps}' if args.steps else ''}`\n")
+    sections.append(calibration_line(start, calibration_ms()))
+    print(sections[-1])
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"members-{args.grid}"
     (args.out / f"{stem}.md").write_text(head + "\n" + "\n\n".join(sections) + "\n")

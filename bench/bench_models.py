@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from models.config import ModelConfig
 from models.seq2seq import Seq2Seq
 from models.special import BOS
+from pipeline.core.calibration import calibration_line, calibration_ms
 
 B, S, T, VOCAB = 32, 20, 20, 1000
 
@@ -61,7 +62,7 @@ def main() -> None:
         ("luong+feed", "step loop (input feeding)", ModelConfig(decoder="luong", input_feeding=True, **base), False),
         ("bahdanau", "step loop", ModelConfig(decoder="bahdanau", **base), False),
     ]
-    load = os.getloadavg()[0]
+    start, load = calibration_ms(), os.getloadavg()[0]
     print(
         f"CPU, {args.threads} thread(s), load avg {load:.2f}; {args.cell}-bi, {args.score}, emb 128, hidden 256, "
         f"batch {B}, S = T = {T}, vocab {VOCAB}; median of {args.steps} steps"
@@ -71,6 +72,7 @@ def main() -> None:
     reference = results[1][2]
     for decoder, path, ms in results:
         print(f"| {decoder} | {path} | {ms:.1f} | {B * T / ms * 1000:,.0f} | {reference / ms:.2f}x |")
+    print(f"\n{calibration_line(start, calibration_ms())}")
 
 
 if __name__ == "__main__":

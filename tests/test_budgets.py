@@ -102,7 +102,34 @@ def test_compare_marks_each_shared_contrast_held_flipped_or_inconclusive(tmp_pat
     compare.main([before, after])
     out = capsys.readouterr().out
     assert "1 held" in out
-    assert "| m | score: general vs concat | test | -9.00 | worse | +1.50 | better | flipped |" in out
+    assert "| m | score: general vs concat | test | -9.00 | 0.001 | worse | +1.50 | 0.040 | better | flipped |" in out
     with pytest.raises(SystemExit):
         compare.main([before, str(tmp_path / "nope.csv")])
     assert "nope.csv: file not found" in capsys.readouterr().err
+
+
+def test_compare_refuses_a_pooled_contrast_over_other_scores_and_shows_each_sides_budget_label(tmp_path, capsys):
+    """"attention: any score vs none" pools 7 scores in the laptop grid and 3 in the plateau's: the same words, a
+    different contrast. The final budget's label comes from the budgets.csv beside each contrasts.csv."""
+    import pandas as pd
+
+    from pipeline.reporting import compare
+
+    cols = ["corpus", "contrast", "split", "pairs", "delta", "p_holm", "verdict"]
+    for side, pairs, verdict, label in (("laptop", 21, "better", "budget-bound"), ("plateau", 9, "better", "settled")):
+        (tmp_path / side).mkdir()
+        pd.DataFrame([("m", "attention: any score vs none", "test", pairs, 12.0, 0.01, verdict),
+                      ("m", "score: general vs concat", "test", 3, -9.0, 0.01, "worse")],
+                     columns=cols).to_csv(tmp_path / side / "contrasts.csv", index=False)
+        pd.DataFrame([("m", "score: general vs concat", 600, True, label),
+                      ("m", "score: general vs concat", 300, False, "x")],
+                     columns=["corpus", "contrast", "step", "final", "label"]).to_csv(tmp_path / side / "budgets.csv",
+                                                                                       index=False)
+    compare.main([str(tmp_path / "laptop" / "contrasts.csv"), str(tmp_path / "plateau" / "contrasts.csv")])
+    out = capsys.readouterr().out
+    assert "| m | attention: any score vs none | test | +12.00 | 0.010 | better | +12.00 | 0.010 | better | " \
+           "not comparable: pools 21 vs 9 member pairs |" in out
+    assert "| worse, budget-bound | -9.00 | 0.010 | worse, settled | held |" in out
+    with pytest.raises(SystemExit):  # a budgets.csv given for a contrasts.csv: one line naming it
+        compare.main([str(tmp_path / "laptop" / "contrasts.csv"), str(tmp_path / "laptop" / "budgets.csv")])
+    assert "budgets.csv: not a contrasts.csv: no column(s) delta, p_holm, split, verdict" in capsys.readouterr().err
