@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+import torch.utils.benchmark as benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -63,27 +64,12 @@ def sizes() -> list[Size]:
     ]  # fmt: skip
 
 
-def gflops_mm(m: int, k: int, n: int, dtype: torch.dtype, min_s: float = 0.4) -> float:
-    """Median GFLOP/s of `a @ b` ((m, k) × (k, n)) over batches of repeats lasting >= min_s / 5 each."""
+def gflops_mm(m: int, k: int, n: int, dtype: torch.dtype, threads: int) -> float:
+    """GFLOP/s of `a @ b` ((m, k) × (k, n)): torch.utils.benchmark's median over blocks of >= 0.5 s in all."""
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(m, k, generator=g).to(dtype), torch.randn(k, n, generator=g).to(dtype)
-    out = torch.empty(m, n, dtype=dtype)
-    torch.mm(a, b, out=out)  # warm-up: oneDNN picks and caches its kernel
-    reps = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            torch.mm(a, b, out=out)
-        if time.perf_counter() - t0 >= min_s / 5:
-            break
-        reps *= 2
-    rates = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            torch.mm(a, b, out=out)
-        rates.append(2 * m * k * n * reps / (time.perf_counter() - t0) / 1e9)
-    return statistics.median(rates)
+    timer = benchmark.Timer("torch.mm(a, b)", globals={"a": a, "b": b, "torch": torch}, num_threads=threads)
+    return 2 * m * k * n / timer.blocked_autorange(min_run_time=0.5).median / 1e9
 
 
 def batch(size: Size) -> dict[str, torch.Tensor]:
@@ -133,7 +119,7 @@ def main() -> None:
     peak = {}
     print("| product | fp32 GFLOP/s | bf16 GFLOP/s | bf16/fp32 |\n|---|---:|---:|---:|")
     for label, m, k, nn in shapes:
-        f32, b16 = gflops_mm(m, k, nn, torch.float32), gflops_mm(m, k, nn, torch.bfloat16)
+        f32, b16 = (gflops_mm(m, k, nn, dtype, args.threads) for dtype in (torch.float32, torch.bfloat16))
         peak.setdefault("fp32", f32), peak.setdefault("bf16", b16)  # the square's: the peak
         print(f"| {label} | {f32:,.0f} | {b16:,.0f} | {b16 / f32:.2f} |")
     print(f"\nTraining FLOP/s, bare step, median of {args.steps} steps; fraction of the {n}² peak of the same "

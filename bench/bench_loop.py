@@ -14,6 +14,7 @@ in fp32, one thread by default:
 
 A Trainer's per-step time is (fit of 2N steps − fit of N steps) / N, so its start-up and teardown cancel.
 Prints one table per size with the ratio to the bare step and the calibration line at the start and the end.
+Every row runs with `torch.use_deterministic_algorithms(True)`, as the pipeline's Trainer does on a CPU.
 Usage: python bench/bench_loop.py [--steps 40] [--threads 1] [--sizes quick laptop]
 """
 
@@ -124,6 +125,7 @@ def main() -> None:
     p.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)  # every row: the pipeline's Trainer sets it on CPU (make_trainer)
     logging.getLogger("lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=UserWarning)
