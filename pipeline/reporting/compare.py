@@ -47,26 +47,28 @@ def read(path: str | Path) -> pd.DataFrame:
     return table
 
 
-def labels(contrasts: Path) -> pd.DataFrame | None:
+NO_LABELS = pd.DataFrame(columns=[*KEYS, "label"])
+
+
+def labels(contrasts: Path) -> pd.DataFrame:
     """The final budget's settled / budget-bound label per (corpus, contrast, split=test) from the `budgets.csv`
-    beside `contrasts` (the report writes both; budgets are scored on test only), or None without one."""
+    beside `contrasts` (the report writes both; budgets are scored on test only); none without one."""
     path = contrasts.with_name("budgets.csv")
     if not path.is_file():
-        return None
+        return NO_LABELS
     table = pd.read_csv(path)
     final = table[table["final"].astype(bool)].assign(split="test")
     return final[[*KEYS, "label"]]
 
 
-def compare(before: pd.DataFrame, after: pd.DataFrame, before_labels: pd.DataFrame | None = None,
-            after_labels: pd.DataFrame | None = None) -> pd.DataFrame:
+def compare(before: pd.DataFrame, after: pd.DataFrame, before_labels: pd.DataFrame = NO_LABELS,
+            after_labels: pd.DataFrame = NO_LABELS) -> pd.DataFrame:
     """One row per shared contrast: Δ, Holm-adjusted p and verdict in each report (with its budget label where
     given), and the outcome."""
     cols = [*NEEDED, *(["pairs"] if {"pairs"} <= set(before.columns) & set(after.columns) else [])]
     both = before[cols].merge(after[cols], on=KEYS, suffixes=("_before", "_after"))
     for side, extra in (("before", before_labels), ("after", after_labels)):
-        both = both.merge(extra.rename(columns={"label": f"label_{side}"}), on=KEYS, how="left") if extra is not None \
-            else both.assign(**{f"label_{side}": None})
+        both = both.merge(extra.rename(columns={"label": f"label_{side}"}), on=KEYS, how="left")
     both["outcome"] = [outcome(b, a) for b, a in zip(both["verdict_before"], both["verdict_after"], strict=True)]
     if "pairs" in cols:
         other = both["pairs_before"] != both["pairs_after"]
