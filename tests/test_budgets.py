@@ -83,26 +83,27 @@ def test_compare_marks_each_shared_contrast_held_flipped_or_inconclusive(tmp_pat
     from pipeline.reporting import compare
 
     def write(name, rows):
-        cols = ["corpus", "contrast", "split", "delta", "p_holm", "verdict"]
+        cols = ["corpus", "contrast", "split", "delta", "p_raw", "p_holm", "verdict"]
         pd.DataFrame(rows, columns=cols).to_csv(tmp_path / name, index=False)
         return str(tmp_path / name)
 
-    before = write("before.csv", [("m", "score: dot vs concat", "test", -5.0, 0.01, "worse"),
-                                  ("m", "score: general vs concat", "test", -9.0, 0.001, "worse"),
-                                  ("m", "cell: rnn vs gru", "test", -2.0, 0.02, "worse"),
-                                  ("m", "direction: uni vs bi", "test", 0.5, 0.6, "inconclusive"),
-                                  ("m", "only before", "test", 1.0, 0.5, "inconclusive")])
-    after = write("after.csv", [("m", "score: dot vs concat", "test", -4.0, 0.01, "worse"),
-                                ("m", "score: general vs concat", "test", 1.5, 0.04, "better"),
-                                ("m", "cell: rnn vs gru", "test", -0.5, 0.4, "inconclusive"),
-                                ("m", "direction: uni vs bi", "test", -3.0, 0.01, "worse")])
+    before = write("before.csv", [("m", "score: dot vs concat", "test", -5.0, 0.001, 0.01, "worse"),
+                                  ("m", "score: general vs concat", "test", -9.0, 0.0001, 0.001, "worse"),
+                                  ("m", "cell: rnn vs gru", "test", -2.0, 0.002, 0.02, "worse"),
+                                  ("m", "direction: uni vs bi", "test", 0.5, 0.3, 0.6, "inconclusive"),
+                                  ("m", "only before", "test", 1.0, 0.1, 0.5, "inconclusive")])
+    after = write("after.csv", [("m", "score: dot vs concat", "test", -4.0, 0.001, 0.01, "worse"),
+                                ("m", "score: general vs concat", "test", 1.5, 0.004, 0.04, "better"),
+                                ("m", "cell: rnn vs gru", "test", -0.5, 0.1, 0.4, "inconclusive"),
+                                ("m", "direction: uni vs bi", "test", -3.0, 0.001, 0.01, "worse")])
     table = compare.compare(compare.read(before), compare.read(after)).set_index("contrast")["outcome"]
     assert table.to_dict() == {"score: dot vs concat": "held", "score: general vs concat": "flipped",
                                "cell: rnn vs gru": "became inconclusive", "direction: uni vs bi": "became decided"}
     compare.main([before, after])
     out = capsys.readouterr().out
     assert "1 held" in out
-    assert "| m | score: general vs concat | test | -9.00 | 0.001 | worse | +1.50 | 0.040 | better | flipped |" in out
+    assert ("| m | score: general vs concat | test | -9.00 | 0.000 / 0.001 | worse | +1.50 | 0.004 / 0.040 | better | "
+            "flipped |") in out
     with pytest.raises(SystemExit):
         compare.main([before, str(tmp_path / "nope.csv")])
     assert "nope.csv: file not found" in capsys.readouterr().err
@@ -115,11 +116,11 @@ def test_compare_refuses_a_pooled_contrast_over_other_scores_and_shows_each_side
 
     from pipeline.reporting import compare
 
-    cols = ["corpus", "contrast", "split", "pairs", "delta", "p_holm", "verdict"]
+    cols = ["corpus", "contrast", "split", "pairs", "delta", "p_raw", "p_holm", "verdict"]
     for side, pairs, verdict, label in (("laptop", 21, "better", "budget-bound"), ("plateau", 9, "better", "settled")):
         (tmp_path / side).mkdir()
-        pd.DataFrame([("m", "attention: any score vs none", "test", pairs, 12.0, 0.01, verdict),
-                      ("m", "score: general vs concat", "test", 3, -9.0, 0.01, "worse")],
+        pd.DataFrame([("m", "attention: any score vs none", "test", pairs, 12.0, 0.002, 0.01, verdict),
+                      ("m", "score: general vs concat", "test", 3, -9.0, 0.002, 0.01, "worse")],
                      columns=cols).to_csv(tmp_path / side / "contrasts.csv", index=False)
         pd.DataFrame([("m", "score: general vs concat", 600, True, label),
                       ("m", "score: general vs concat", 300, False, "x")],
@@ -127,9 +128,10 @@ def test_compare_refuses_a_pooled_contrast_over_other_scores_and_shows_each_side
                                                                                        index=False)
     compare.main([str(tmp_path / "laptop" / "contrasts.csv"), str(tmp_path / "plateau" / "contrasts.csv")])
     out = capsys.readouterr().out
-    assert "| m | attention: any score vs none | test | +12.00 | 0.010 | better | +12.00 | 0.010 | better | " \
-           "not comparable: pools 21 vs 9 member pairs |" in out
-    assert "| worse, budget-bound | -9.00 | 0.010 | worse, settled | held |" in out
+    assert "| m | attention: any score vs none | test | +12.00 | 0.002 / 0.010 | better | +12.00 | 0.002 / 0.010 | " \
+           "better | not comparable: pools 21 vs 9 member pairs |" in out
+    assert "| worse, budget-bound | -9.00 | 0.002 / 0.010 | worse, settled | held |" in out
     with pytest.raises(SystemExit):  # a budgets.csv given for a contrasts.csv: one line naming it
         compare.main([str(tmp_path / "laptop" / "contrasts.csv"), str(tmp_path / "laptop" / "budgets.csv")])
-    assert "budgets.csv: not a contrasts.csv: no column(s) delta, p_holm, split, verdict" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "budgets.csv: not a contrasts.csv: no column(s) delta, p_holm, p_raw, split, verdict" in err

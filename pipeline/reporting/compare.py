@@ -21,7 +21,7 @@ from pipeline.core.errors import DataError, exit_on_user_error
 
 KEYS = ["corpus", "contrast", "split"]
 DECIDED = ("better", "worse")
-NEEDED = {*KEYS, "delta", "p_holm", "verdict"}
+NEEDED = {*KEYS, "delta", "p_raw", "p_holm", "verdict"}
 
 
 def outcome(before: str, after: str) -> str:
@@ -75,8 +75,8 @@ def compare(before: pd.DataFrame, after: pd.DataFrame, before_labels: pd.DataFra
         both.loc[other, "outcome"] = [f"not comparable: pools {b} vs {a} member pairs"
                                       for b, a in zip(both.loc[other, "pairs_before"], both.loc[other, "pairs_after"],
                                                       strict=True)]
-    return both[[*KEYS, "delta_before", "p_holm_before", "verdict_before", "label_before", "delta_after",
-                 "p_holm_after", "verdict_after", "label_after", "outcome"]]
+    return both[[*KEYS, "delta_before", "p_raw_before", "p_holm_before", "verdict_before", "label_before",
+                 "delta_after", "p_raw_after", "p_holm_after", "verdict_after", "label_after", "outcome"]]
 
 
 def to_markdown(table: pd.DataFrame, before: str, after: str) -> str:
@@ -85,13 +85,15 @@ def to_markdown(table: pd.DataFrame, before: str, after: str) -> str:
     counts = table["outcome"].value_counts()
     lines = [f"Shared contrasts of {before} (before) and {after} (after): "
              + ", ".join(f"{n} {name}" for name, n in counts.items()) + ". Verdicts are each report's own, from "
-             "p Holm-adjusted over that report's contrasts of a split (so over families of different sizes); the "
-             "label is the report's at its final budget (test only).", "",
-             "| corpus | contrast | split | Δ before | p Holm | verdict before | Δ after | p Holm | verdict after | "
-             "outcome |", "|---|---|---|---:|---:|---|---:|---:|---|---|"]
-    lines += [f"| {r.corpus} | {r.contrast} | {r.split} | {r.delta_before:+.2f} | {r.p_holm_before:.3f} | "
-              f"{_verdict(r.verdict_before, r.label_before)} | {r.delta_after:+.2f} | {r.p_holm_after:.3f} | "
-              f"{_verdict(r.verdict_after, r.label_after)} | {r.outcome} |" for r in table.itertuples()]
+             "p Holm-adjusted over that report's family of contrasts: families of different sizes adjust a raw p by "
+             "different factors, so compare the raw p too. The label is the report's at its final budget (test "
+             "only).", "",
+             "| corpus | contrast | split | Δ before | p raw / Holm | verdict before | Δ after | p raw / Holm | "
+             "verdict after | outcome |", "|---|---|---|---:|---:|---|---:|---:|---|---|"]
+    lines += [f"| {r.corpus} | {r.contrast} | {r.split} | {r.delta_before:+.2f} | {r.p_raw_before:.3f} / "
+              f"{r.p_holm_before:.3f} | {_verdict(r.verdict_before, r.label_before)} | {r.delta_after:+.2f} | "
+              f"{r.p_raw_after:.3f} / {r.p_holm_after:.3f} | {_verdict(r.verdict_after, r.label_after)} | "
+              f"{r.outcome} |" for r in table.itertuples()]
     return "\n".join(lines) + "\n"
 
 

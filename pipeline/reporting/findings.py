@@ -26,8 +26,8 @@ from pipeline.reporting.significance import SeedAwareTest
 
 Tests = dict[tuple[str, str], SeedAwareTest]  # (contrast label, split) -> test, for one corpus
 DIFFERENCES = ("our corpora are small (Multi30k: 29k training pairs; bible-nt: 6k) and our models small and briefly "
-               "trained (the laptop profile: 4M parameters, 600 steps); the papers trained large models for days on "
-               "WMT (millions of pairs)")
+               "trained (the CPU profiles: 4M parameters, 600-3,000 steps); the papers trained large models for days "
+               "on WMT (millions of pairs)")
 
 
 @dataclass(frozen=True)
