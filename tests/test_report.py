@@ -517,6 +517,19 @@ def test_training_curves_draw_one_mean_line_and_one_band_per_configuration():
     figures.plt.close(fig)
 
 
+def test_training_curves_mark_the_budgets_on_the_step_axes_only():
+    curves = pd.DataFrame([{"config": c, "run": f"{c}-s{s}", "step": 100 * k, "wall_s": 6.0 * k, "val_bleu": k + s,
+                            "val_loss": 1 / k} for c in ("a", "b") for s in (1, 2) for k in range(1, 9)])
+    fig = figures.training_curves(curves, [200, 400])
+    steps_bleu, wall_bleu, steps_loss, wall_loss = fig.axes
+    for ax in (steps_bleu, steps_loss):
+        assert [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"] == [200, 400]
+    for ax in (wall_bleu, wall_loss):  # a budget is a step, not a time: no marker against wall time
+        assert not [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert "budgets (train.budgets)" in [t.get_text() for t in fig.legends[0].get_texts()]
+    figures.plt.close(fig)
+
+
 def test_curves_section_says_what_the_band_is(standin):
     md = (standin / "report.md").read_text()
     curves = md.split("## Training curves")[1].split("\n## ")[0]

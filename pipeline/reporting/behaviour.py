@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.core.runs import NO_ATTENTION
-from pipeline.reporting import analysis, figures, sections
+from pipeline.reporting import analysis, budgets, figures, sections
 from pipeline.reporting import results as res
 from pipeline.reporting.inputs import ReportInputs
 from pipeline.reporting.render import Figure, Section, Table
@@ -143,8 +143,12 @@ def curves_section(ctx: ReportInputs) -> Section:
         df = c[c["corpus"] == corpus]
         if not df.empty:
             name = f"curves_{corpus}.png"
-            figures.save(figures.training_curves(df), ctx.figures / name)
+            kept = budgets.kept_steps(ctx, corpus)[0]
+            figures.save(figures.training_curves(df, kept), ctx.figures / name)
             what = "line: the one seed" if sections.one_seed(ctx) else "line: mean over seeds, band: min–max over seeds"
+            if kept:
+                what += ("; dotted: the budgets of 'Verdicts over the budget' (steps "
+                         f"{', '.join(f'{s:,}' for s in kept)}, and the end)")
             sec.figures.append(Figure(name, f"{corpus}: validation BLEU (greedy) and loss (rows) against optimizer "
                                             f"steps and wall time (columns), one colour per configuration; {what}"))
         sec.tables.append(_efficiency_table(ctx, corpus))

@@ -36,6 +36,13 @@ def budget_files(artifacts: Path, corpus: str, variant: str) -> dict[int, Path]:
             for p in folder.glob(f"{SPLIT}.{DECODE}.budget-*.txt")}
 
 
+def kept_steps(ctx: ReportInputs, corpus: str) -> tuple[list[int], dict[str, dict[int, Path]]]:
+    """The intermediate budget steps every member of `corpus` kept, and each member's files (run -> step -> path)."""
+    runs = ctx.runs[ctx.runs["corpus"] == corpus]
+    files = {r.run: budget_files(ctx.artifacts, corpus, r.variant) for r in runs.itertuples()}
+    return (sorted(set.intersection(*(set(f) for f in files.values()))) if files else []), files
+
+
 def _read(path: Path) -> list[str]:
     text = path.read_text(encoding="utf-8")
     lines = text.split("\n")  # as results.load_hyps: a hypothesis may hold U+2028
@@ -51,8 +58,7 @@ def budget_rows(ctx: ReportInputs, extra: Sequence[tuple[str, str, str]] = ()) -
     for corpus in ctx.corpora:
         runs = ctx.runs[ctx.runs["corpus"] == corpus]
         refs = res.load_references(ctx.data, corpus, SPLIT)
-        files = {r.run: budget_files(ctx.artifacts, corpus, r.variant) for r in runs.itertuples()}
-        steps = sorted(set.intersection(*(set(f) for f in files.values()))) if files else []
+        steps, files = kept_steps(ctx, corpus)
         if not refs or not steps:
             continue
         final = int(pd.to_numeric(runs["train_steps"]).max())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -236,10 +237,11 @@ def config_styles(configs) -> dict[str, tuple]:
     return {n: (cmap(i % 10), ("-", "--", ":")[i // 10 % 3]) for i, n in enumerate(sorted(set(configs)))}
 
 
-def training_curves(curves: pd.DataFrame) -> plt.Figure:
+def training_curves(curves: pd.DataFrame, budgets: Sequence[int] = ()) -> plt.Figure:
     """Validation BLEU and loss against steps and against wall time: one line per config, the mean over its seeds
     at each validation step, in a band from the seeds' lowest to highest value (min–max); against wall time the
-    line sits at the seeds' mean wall time of that step.
+    line sits at the seeds' mean wall time of that step. `budgets`: intermediate budget steps, drawn as dotted
+    verticals on the step axes.
 
     `curves`: columns config, run, step, wall_s, val_bleu, val_loss.
     """
@@ -258,9 +260,13 @@ def training_curves(curves: pd.DataFrame) -> plt.Figure:
         for j, x in enumerate(("step", "wall time (s)")):
             axes[i][j].set(xlabel=x, ylabel=y)
             axes[i][j].grid(alpha=0.3)
+        for step in budgets:
+            axes[i][0].axvline(step, color="0.35", ls=":", lw=1.2, zorder=0)
     seeds = curves.groupby("config")["run"].nunique()
     handles = [plt.Line2D([], [], color=c, ls=ls, label=f"{n} ({seeds[n]} seed{'s' if seeds[n] > 1 else ''})")
                for n, (c, ls) in styles.items()]
+    if budgets:
+        handles.append(plt.Line2D([], [], color="0.35", ls=":", lw=1.2, label="budgets (train.budgets)"))
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
                title="mean over seeds;\nband: min–max" if seeds.max() > 1 else "one seed each", title_fontsize=8)
     fig.tight_layout()
