@@ -583,3 +583,6 @@ def test_verdicts_over_the_budget_label_a_sign_change_budget_bound(standin):
     assert unmoved["delta"].nunique() == 1 and set(unmoved["label"]) == {"settled"}
     md = (standin / "report.md").read_text()
     assert "## Verdicts over the budget" in md and "budget-bound" in md.split("## Findings against")[1]
+    # what a budget stands for follows the schedule (DESIGN.md, 'Budgets'): the stand-in anneals (warmup_cosine)
+    budget_text = md.split("## Verdicts over the budget")[1].split("\n## ")[0]
+    assert "anytime checkpoints of one run" in budget_text and "constant learning rate" not in budget_text

@@ -324,6 +324,10 @@ def main_effects(ctx: ReportInputs, rows: list[dict], over_budget: dict[tuple[st
 def budget_section(ctx: ReportInputs, rows: list[dict]) -> Section:
     """Each main-effect contrast at every budget of `train.budgets` (`budgets.budget_rows`), labelled."""
     a = ctx.cfg.alpha
+    constant = set(ctx.runs["train_schedule"].dropna()) == {"constant"}
+    meaning = ("At a constant learning rate (after warmup) a checkpoint is what a run stopped there would report."
+               if constant else "These are anytime checkpoints of one run, not shorter runs: the learning rate had "
+               "not annealed there (DESIGN.md, 'Budgets').")
     sec = Section("Verdicts over the budget", [
         "Would more training change a verdict? Each member kept, at fixed fractions of its training "
         "(`train.budgets`, rounded to a validation step), the weights it would have reported had it stopped there "
@@ -331,9 +335,8 @@ def budget_section(ctx: ReportInputs, rows: list[dict]) -> Section:
         f"tested at every budget with the seed-aware test of 'Main effects' on greedy test BLEU (Holm-adjusted "
         f"over that budget's contrasts; verdict at p < {a}). A contrast is 'settled' when the last two budgets "
         "give the same verdict and Δ moved between them by less than its standard error at the full budget, and "
-        "'budget-bound' otherwise: a larger budget may change it. These are anytime checkpoints of one run, not "
-        "shorter runs: the learning rate had not annealed there (DESIGN.md, 'Budgets'). Cells: Δ ± its standard "
-        "error (verdict)."])
+        f"'budget-bound' otherwise: a larger budget may change it. {meaning} Cells: Δ ± its standard error "
+        "(verdict)."])
     if not rows:
         sec.paragraphs.append("No member kept an intermediate budget (`train.budgets` empty, or the members were "
                               "trained before budgets existed), so no verdict is labelled.")
