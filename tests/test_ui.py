@@ -41,10 +41,18 @@ from tests.conftest import BIN, ROOT, free_port
 START_S = 180  # a cold `mlflow server` on a busy 2-core machine takes 10-20 s to answer
 
 
+def _ctrl_c_reaches_it() -> None:
+    """In the child, before exec: SIGINT at its default, so Python installs its Ctrl-C handler. An ignored signal
+    stays ignored across exec, and this process may ignore SIGINT: a shell without job control starts a background
+    job (`make test &`) with SIGINT ignored, and an in-process fit earlier in the suite puts that back when it
+    restores the handlers it found. `attnbench ui` would then never see the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_ui(store: str, port: int, *args: str) -> subprocess.Popen:
     env = {**os.environ, "MLFLOW_TRACKING_URI": store}
     return subprocess.Popen([str(BIN / "attnbench"), "ui", "--port", str(port), *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_reaches_it)
 
 
 def read_until(proc: subprocess.Popen, pattern: str) -> list[str]:
