@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from models.config import ModelConfig  # noqa: E402
 from models.seq2seq import Seq2Seq  # noqa: E402
-from models.special import BOS  # noqa: E402
 from pipeline.core.calibration import calibration_line, calibration_ms  # noqa: E402
 from pipeline.evaluation.metrics.cost import forward_flops  # noqa: E402
 
@@ -73,12 +72,10 @@ def gflops_mm(m: int, k: int, n: int, dtype: torch.dtype, threads: int) -> float
 
 
 def batch(size: Size) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    src = torch.randint(4, size.vocab, (size.batch, size.length), generator=g)
-    tgt = torch.randint(4, size.vocab, (size.batch, size.length + 1), generator=g)
-    tgt[:, 0] = BOS
-    return {"src": src, "src_lens": torch.full((size.batch,), size.length), "tgt_in": tgt[:, :-1],
-            "tgt_out": tgt[:, 1:]}
+    """One synthetic batch at `size`: bench_loop's generator, every sentence `size.length` tokens a side."""
+    from bench_loop import batches
+
+    return batches(size.vocab, size.batch, size.length, size.length, 1)[0]
 
 
 def ms_per_step(size: Size, bf16: bool, steps: int) -> float:
