@@ -2,8 +2,8 @@
 decoding, scoring, latency, FLOPs. Not a test.
 
 It copies the working tree into a scratch project (the venv linked, never rebuilt), prepares the data once (not
-timed), then runs N members with K at a time exactly as `make repro` does (`pipeline.parallel.run_job`: one
-`dvc --wait-for-lock repro -s train@<run> evaluate@<run>` process per member), with `ATTNBENCH_PHASES` set so every
+timed), then runs N members with K at a time exactly as `make repro` does (`pipeline.parallel.Preloaded`: each
+stage forked from one preloaded Python, then one `dvc commit` per member), with `ATTNBENCH_PHASES` set so every
 stage process appends its phase clocks (pipeline/core/phases.py). Prints one table per K (mean seconds per member
 and the share of its wall time) and writes it to bench/results/members-<grid>.md and .json.
 
@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 # (row, how it is computed from a member's two stage processes and its job)
 ROWS = [
-    ("DVC (repro -s: pipeline load, hashing, lock, dvc.lock)", "dvc"),
+    ("DVC and the runner (fork, dvc commit: hashing, cache, dvc.lock)", "dvc"),
     ("interpreter start", "start"),
     ("imports (torch, Lightning, MLflow, …)", "imports"),
     ("config, context, threads", "setup"),
@@ -151,17 +151,19 @@ def set_params(path: Path, values: dict[tuple[str, str], object]) -> None:
 
 def run_members(project: Path, keys: list[str], jobs: int, phases_file: Path) -> float:
     """The members' jobs, `jobs` at a time, as pipeline.parallel runs them; the wall time of them all."""
-    from pipeline.parallel import run_job  # imported before ATTNBENCH_PHASES is set: the job lines are written here
+    from pipeline.parallel import Preloaded  # imported before ATTNBENCH_PHASES is set: the job lines are written here
 
     def job(key: str) -> None:
         t = time.perf_counter()
-        run_job([f"train@{key}", f"evaluate@{key}"], 1)
+        preloaded.job([f"train@{key}", f"evaluate@{key}"], 1)
         with phases_file.open("a") as f:
             f.write(json.dumps({"stage": "job", "run": key, "wall_s": round(time.perf_counter() - t, 3)}) + "\n")
 
     env_before = dict(os.environ)
     os.environ["ATTNBENCH_PHASES"] = str(phases_file)
     os.chdir(project)
+    preloaded = Preloaded(1)
+    preloaded.start()  # after ATTNBENCH_PHASES is set: the stage processes inherit it
     t0 = time.perf_counter()
     try:
         with ThreadPoolExecutor(jobs) as pool:
@@ -238,6 +240,10 @@ def main() -> None:
     if args.phases:
         lines = [json.loads(x) for x in args.phases.read_text().splitlines() if x.strip()]
         print(table(per_member(lines), f"{args.label or args.phases.name}; {cpu_name()}"))
+        runner = [x for x in lines if x.get("stage") == "runner"]  # pipeline.parallel's own steps, when recorded
+        if runner:
+            print("\nrunner: " + ", ".join(f"{x['run']} {x['wall_s']:.1f} s" for x in runner)
+                  + " (data: `dvc repro tokenize`; finish: the closing `dvc repro`, with the report)")
         print(f"\n{recorded_calibration(lines, args.artifacts)}")
         return
     from pipeline.core.calibration import calibration_line, calibration_ms

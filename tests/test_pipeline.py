@@ -152,6 +152,24 @@ def test_an_evaluation_change_reruns_only_evaluations_k_at_a_time(tiny_grid, tmp
     assert result_numbers(member(project, BASELINE)) == before
 
 
+def test_the_runner_forks_python_m_stages_and_leaves_any_other_command_to_dvc(tiny_grid, tmp_path, mlflow_server):
+    """The fixture's members ran forked from the runner's preloaded Python and were recorded by `dvc commit`: DVC
+    finds nothing to redo. A stage whose command is not a plain `python -m` (here a shell prefix) runs under
+    `dvc repro -s` instead, with the same numbers."""
+    project, done = tiny_grid
+    assert f"Running stage 'train@{BASELINE}' (preloaded):" in done.stdout
+    assert "Data and pipelines are up to date." in dvc(project, "status").stdout
+    project = copy(project, tmp_path)
+    before = result_numbers(member(project, BASELINE))
+    spec = yaml.safe_load((project / "dvc.yaml").read_text())
+    spec["stages"]["evaluate"]["do"]["cmd"] = "ATTNBENCH_VIA=shell " + spec["stages"]["evaluate"]["do"]["cmd"]
+    (project / "dvc.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    done = run_in(project, [sys.executable, "-m", "pipeline.parallel", "--jobs", "2"],
+                  env={"MLFLOW_TRACKING_URI": mlflow_server})
+    assert f"Running stage 'evaluate@{BASELINE}':" in done.stdout and "(preloaded)" not in done.stdout
+    assert result_numbers(member(project, BASELINE)) == before
+
+
 @pytest.mark.parametrize(("sig", "resumes_at"), [("KILL", 20), ("INT", 30)])  # KILL: last validation's ckpt
 def test_killed_training_resumes_from_last_checkpoint(tiny_grid, tmp_path, sig, resumes_at):
     project = copy(tiny_grid[0], tmp_path)

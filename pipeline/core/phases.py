@@ -55,6 +55,15 @@ def describe(**info: str) -> None:
     _info.update(info)
 
 
+def forked() -> None:
+    """In a process forked from a preloaded one (`pipeline.parallel`): it started at the fork, with no interpreter
+    start-up of its own, and its lines are its own."""
+    global _STARTED
+    _STARTED = 0.0
+    _totals.clear()
+    _info.clear()
+
+
 def _process_age_s() -> float:
     """Seconds since this process started (Linux /proc; 0 elsewhere)."""
     try:

@@ -4,6 +4,8 @@ write eval.json (quality, length buckets, AER, cost), hyps/ and attention.json; 
 
 from __future__ import annotations
 
+import shutil
+
 import mlflow
 import torch
 
@@ -126,7 +128,8 @@ def evaluate(ctx: RunContext) -> EvalResult:
         model, detok = load_model(ctx), load_tokenizer(ctx.data / "spm.tgt.model").detokenize
         train = read_json(ctx.out / "train.json", TrainSummary)
         ctx.dataset  # noqa: B018 -- loaded here, so that its time is not counted as decoding
-    (ctx.out / "hyps").mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(ctx.out / "hyps", ignore_errors=True)  # as DVC does before a stage: no file of an earlier
+    (ctx.out / "hyps").mkdir(parents=True)  # evaluation (another budget set) survives, however the stage was run
     splits, examples = {}, []
     for name in [s for s in ctx.eval_cfg.splits if s in ctx.dataset]:
         splits[name], hyps = evaluate_split(ctx, model, name, detok)
