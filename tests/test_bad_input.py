@@ -295,6 +295,23 @@ def test_parallel_runner_stops_before_dvc(project):
     assert "Traceback" not in done.stderr and "Running stage" not in done.stdout
 
 
+def test_a_member_failing_under_the_runner_is_one_line_not_committed_and_a_revert_restores_it(project):
+    """The runner runs stages forked from its preloaded Python: a diverging member's error reaches the user as the
+    stage's own line plus one line of the runner's, no traceback; nothing is committed to dvc.lock, and after the
+    revert the runner restores the finished runs untrained (the fixture checks that every output is as before)."""
+    text = (project / "params.yaml").read_text()
+    lock = (project / "dvc.lock").read_bytes()
+    edit(project, lambda p: p["train"].update(lr=1e4, warmup=0))
+    done = run(project, [sys.executable, "-m", "pipeline.parallel", "--jobs", "2"], check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "lower train.lr (now 10000)" in done.stderr
+    assert "(preloaded)" in done.stdout and "is not committed" in done.stderr
+    assert (project / "dvc.lock").read_bytes() == lock
+    (project / "params.yaml").write_text(text)
+    done = run(project, [sys.executable, "-m", "pipeline.parallel", "--jobs", "2"])
+    assert done.stdout.count("restored the finished run") == 2 and "Epoch" not in done.stdout + done.stderr
+
+
 def test_diverging_training_stops_and_a_revert_restores_the_finished_run(project):
     """A valid but far too high learning rate: the member stops naming the step and the rate, nothing is written
     as if it had succeeded, the finished run waits in ckpt/previous/, and reverting brings it back untrained."""
