@@ -6,7 +6,8 @@ forked from one Python that has already imported torch, Lightning and MLflow (mu
 `pipeline.member.preload`), and then records the finished job with `dvc commit -f` (DVC hashes the outputs,
 caches them and writes dvc.lock, as `dvc repro` would have after running the same command). Against a
 `dvc repro -s` process per job, that saves the imports of two fresh interpreters and DVC's per-stage pipeline
-load and status check: 8.4 s and about 5 s of a quick member's 102 s (bench/results/members-quick-*.md). A stage
+load and status check: a quick member's imports went from 8.4 s to 0.1 s and DVC's share from 10.4 s to 5.6 s,
+with the same bits (bench/results/members-quick-40a1be1.md, the EPYC, 2026-12-05). A stage
 whose command is not of that form runs through `dvc --wait-for-lock repro -s` as before (`run_job`, which
 `pipeline.cluster` uses too). A failed stage is not committed, so `dvc status` still lists it. Each member sets its
 torch threads from params.yaml `numerics.threads`, never from this runner, so its numbers are the ones a plain
@@ -154,16 +155,27 @@ class Preloaded:
             raise UserError(f"stage {stage} failed (exit {process.exitcode}); the reason is printed above; "
                             "it is not committed, so the next run redoes it")
 
+    def changed(self, stage: str) -> bool:
+        """Whether DVC still finds `stage` changed, asked just before it runs, as `dvc repro` asks: a `train@` that
+        restored its finished run (same outputs) leaves its `evaluate@` up to date. About 1.3 s."""
+        done = dvc("--wait-for-lock", "status", "--json", stage, env=self.env, capture=True)
+        return bool(json.loads(done.stdout or "{}"))
+
     def job(self, stages: list[str], threads: int) -> str:
         """Run `stages` in order, then record them in dvc.lock; a stage dvc.yaml runs otherwise goes to `run_job`."""
         commands = [stage_module(stage) for stage in stages]
         if any(c is None for c in commands):
             return run_job(stages, threads)
         t0 = time.perf_counter()
-        for stage, argv in zip(stages, commands, strict=True):
+        ran = []
+        for i, (stage, argv) in enumerate(zip(stages, commands, strict=True)):
+            if i and not self.changed(stage):  # the first was listed changed by the runner's `dvc status` just now
+                print(f"Stage '{stage}' didn't change, skipping", flush=True)
+                continue
             self.run(stage, argv)
+            ran.append(stage)
         with self.commit_lock:
-            dvc("--wait-for-lock", "commit", "-f", "-q", *stages, env=self.env)
+            dvc("--wait-for-lock", "commit", "-f", "-q", *ran, env=self.env)
         phases.record(stage="job", run=stages[0].split("@")[-1], wall_s=round(time.perf_counter() - t0, 3))
         return " ".join(stages)
 
@@ -208,7 +220,8 @@ def main(argv: list[str] | None = None) -> None:
     jobs = stale_jobs(args.corpus)
     print(f"running {len(jobs)} job(s), {args.jobs} at a time, {threads} thread(s) each", flush=True)
     preloaded = Preloaded(threads)
-    preloaded.start()  # about 6 s once: the imports every stage process would otherwise repeat
+    if jobs:  # about 5 s once: the imports every stage process would otherwise repeat; none for a no-op run
+        preloaded.start()
     with ThreadPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(preloaded.job, job, threads) for job in jobs]
         try:
