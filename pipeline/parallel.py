@@ -95,15 +95,21 @@ def run_job(stages: list[str], threads: int) -> str:
     return " ".join(stages)
 
 
+PRELOAD = "pipeline/member/preload.py"  # what the forkserver imports (`Preloaded`)
+
+
 def stage_module(stage: str, dvcfile: str = "dvc.yaml") -> list[str] | None:
     """`[module, *args]` when `stage`'s command in dvc.yaml is `python -m <module> <args>` once `${key}` is filled in
-    (a foreach stage `name@key`), else None: the runner then leaves the stage to `dvc repro`. Read from dvc.yaml
+    (a foreach stage `name@key`) and its deps cover `PRELOAD`, else None: the runner then leaves the stage to
+    `dvc repro` (`diagnose`, whose deps do not hold pipeline/member). Read from dvc.yaml
     each time, so that the command the runner runs is the one DVC records."""
     name, _, key = stage.partition("@")
     spec = (yaml.safe_load(Path(dvcfile).read_text()) or {}).get("stages", {}).get(name, {})
-    cmd = (spec.get("do", {}) if key else spec).get("cmd")
-    if not isinstance(cmd, str):
-        return None
+    spec = spec.get("do", {}) if key else spec
+    cmd = spec.get("cmd")
+    deps = [d if isinstance(d, str) else next(iter(d), "") for d in spec.get("deps", [])]
+    if not isinstance(cmd, str) or not any(d == PRELOAD or PRELOAD.startswith(d.rstrip("/") + "/") for d in deps):
+        return None  # a forked stage runs the preload module too, so its deps must cover it (tests/test_deps.py)
     words = shlex.split(cmd.replace("${key}", key))
     if len(words) < 3 or words[:2] != ["python", "-m"] or any("${" in w for w in words):
         return None
@@ -129,7 +135,7 @@ class Preloaded:
 
     def __init__(self, threads: int):
         self.context = multiprocessing.get_context("forkserver")
-        self.context.set_forkserver_preload(["pipeline.member.preload"])
+        self.context.set_forkserver_preload([PRELOAD.removesuffix(".py").replace("/", ".")])
         self.env = {**member_env(threads), NO_GIT_HINT: "1"}
         self.commit_lock = threading.Lock()  # one `dvc commit` at a time: each rewrites dvc.lock
 
