@@ -126,13 +126,15 @@ def paths_speed(data: Data, batch: int, steps: int = 12) -> dict:
     """Mean ms per update (forward + backward + Adam) and target tokens/s over the same real batches (both from
     the totals: bucketed batches differ in length, so a median of ms would not match the tokens/s): the Luong fast
     path (no input feeding), the same model through the step loop, the input-feeding model (step loop, Joey's
-    architecture), and the fast path under CPU bf16 autocast (fast only where the CPU has AMX or AVX512-BF16;
-    not used by the benchmark's training, which stays fp32)."""
+    architecture), and the fast path and the input-feeding model under CPU bf16 autocast (fast only where the CPU
+    has AMX or AVX512-BF16; `precision: auto` picks it there in the pipeline; the benchmark's own training stays
+    fp32, as Joey's does)."""
     batches = [b for _, b in zip(range(steps + 1), loader(encode_pairs(data, "train"), batch, seed=7), strict=False)]
     out = {}
     for name, feed, loop, bf16 in (("fast path", False, False, False), ("step loop, same model", False, True, False),
                                    ("step loop, input feeding", True, True, False),
-                                   ("fast path, bf16 autocast", False, False, True)):  # fmt: skip
+                                   ("fast path, bf16 autocast", False, False, True),
+                                   ("step loop, input feeding, bf16 autocast", True, True, True)):  # fmt: skip
         torch.manual_seed(0)
         model = Seq2Seq(model_config(feed), data.src_tok.vocab_size, data.tgt_tok.vocab_size)
         opt, times, tokens = torch.optim.Adam(model.parameters()), [], 0

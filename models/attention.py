@@ -35,9 +35,15 @@ class Attention(nn.Module):
     def forward(
         self, query: Tensor, keys: Tensor, mask: Tensor, proj: Tensor | None = None, values: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
-        """One step: query (B, Hq), keys (B, S, Hk), mask (B, S) -> context (B, Hc), weights (B, S)."""
-        context, weights = self.forward_seq(query.unsqueeze(1), keys, mask, proj, values)
-        return context.squeeze(1), weights.squeeze(1)
+        """One step: query (B·G, Hq), keys (B, S, Hk), mask (B, S) -> context (B·G, Hc), weights (B·G, S).
+
+        G ≥ 1 queries per sentence, consecutive (beam search's K rows): each group runs as the T = G case of
+        `forward_seq` against its sentence's keys, so keys and their projection are never copied per query.
+        """
+        rows = query.size(0)
+        grouped = query.view(keys.size(0), rows // keys.size(0), query.size(-1))  # (B, G, Hq)
+        context, weights = self.forward_seq(grouped, keys, mask, proj, values)  # (B, G, Hc), (B, G, S)
+        return context.reshape(rows, -1), weights.reshape(rows, -1)
 
     def forward_seq(
         self, query: Tensor, keys: Tensor, mask: Tensor, proj: Tensor | None = None, values: Tensor | None = None

@@ -26,14 +26,18 @@ register_decoder = DECODERS.register
 
 @dataclass
 class Memory:
-    """The encoded source: keys (B, S, H), mask (B, S) True at real tokens, proj = keys projected once."""
+    """The encoded source: keys (B, S, H), mask (B, S) True at real tokens, proj = keys projected once.
+
+    A decoder state may hold G ≥ 1 consecutive rows per memory row (beam search: the K beams of a sentence);
+    attention reads each sentence's keys once for its G queries, never a copy per beam.
+    """
 
     keys: Tensor
     mask: Tensor
     proj: Tensor
 
     def select(self, idx: Tensor) -> Memory:
-        """Rows `idx` of the batch (beam expansion and reordering)."""
+        """Rows `idx` of the batch (sentences leaving a search)."""
         return Memory(self.keys[idx], self.mask[idx], self.proj[idx])
 
 
@@ -65,11 +69,12 @@ class Decoder(nn.Module):
         return DecoderState(rnn, rnn[0].new_zeros(rnn[0].size(1), self.feed_dim))
 
     def advance(self, e: Tensor, state: DecoderState, memory: Memory):
-        """One step up to the output layer: embedded y_prev (B, E) -> pre-output (B, H), new state, weights (B, S)."""
+        """One step up to the output layer: embedded y_prev (B·G, E) -> pre-output (B·G, H), new state, weights
+        (B·G, S); G rows of the state per memory row (`Memory`)."""
         raise NotImplementedError
 
     def step(self, y_prev: Tensor, state: DecoderState, memory: Memory):
-        """y_prev (B,) -> logits (B, V), new state, attention weights (B, S)."""
+        """y_prev (B·G,) -> logits (B·G, V), new state, attention weights (B·G, S); G as in `advance`."""
         pre, state, weights = self.advance(self.drop(self.embed(y_prev)), state, memory)  # (B, H), _, (B, S)
         return self.out(self.drop(pre)), state, weights  # (B, V)
 
@@ -150,9 +155,11 @@ class LuongDecoder(Decoder):
         return torch.tanh(self.W_c(torch.cat([c, h], -1))), a  # (B, T, H)
 
     def advance(self, e: Tensor, state: DecoderState, memory: Memory):
-        out, rnn = self.cell(torch.cat([e, state.feed], -1).unsqueeze(1), state.rnn)  # (B, 1, H)
-        h_tilde, a = self.attentional(out, memory)  # (B, 1, H), (B, 1, S)
-        h_tilde, a = h_tilde.squeeze(1), a.squeeze(1)  # (B, H), (B, S)
+        out, rnn = self.cell(torch.cat([e, state.feed], -1).unsqueeze(1), state.rnn)  # (B·G, 1, H)
+        rows = out.size(0)
+        grouped = out.view(memory.keys.size(0), rows // memory.keys.size(0), out.size(-1))  # (B, G, H)
+        h_tilde, a = self.attentional(grouped, memory)  # (B, G, H), (B, G, S): a sentence's G rows as its T = G
+        h_tilde, a = h_tilde.reshape(rows, -1), a.reshape(rows, -1)  # (B·G, H), (B·G, S)
         feed = h_tilde if self.feed_dim else state.feed  # (B, H) or the empty (B, 0): no slicing in the graph
         return h_tilde, DecoderState(rnn, feed), a
 

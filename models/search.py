@@ -80,13 +80,14 @@ def beam_search(
     the search ranks K·K candidates per sentence from a top-k of the logits and one logsumexp per row, never
     a (B·K, V) log-softmax. A sentence is done when its best-ranked beam has ended (the stopping rule of
     OpenNMT and Joey NMT) or at its length limit; done sentences leave the batch, so every step runs on the
-    A·K rows of the A sentences still searching. Tokens and attention rows are kept per step in the full
-    (B·K) row space with back-pointers and read back once.
+    A·K rows of the A sentences still searching. The encoded source is never copied per beam: attention runs a
+    sentence's K queries against its one copy of the keys (`Attention.forward`). Tokens and attention rows are
+    kept per step in the full (B·K) row space with back-pointers and read back once.
     """
     B, K, device = src.size(0), beam_size, src.device
     memory, state = model.encode(src, src_lens)
     rows = torch.arange(B, device=device).repeat_interleave(K)  # (B·K,)
-    memory, state = memory.select(rows), state.select(rows)
+    state = state.select(rows)  # K rows per sentence; the memory stays one row per sentence (Memory)
     live = _Beams.start(B, K, _limits(max_len, B, device)[rows], model.bos_id)
     final_score = torch.zeros(B, device=device)  # (B,) s / lp of each sentence's answer
     steps: list[tuple[Tensor, Tensor, Tensor]] = []  # per step: token, parent row, attn, all (B·K, ...)
@@ -101,7 +102,7 @@ def beam_search(
             keep = live.drop(done)  # (A'·K,) local rows of the sentences still searching
             if live.sentences.numel() == 0:
                 break
-            memory, state = memory.select(keep), state.select(keep)
+            memory, state = memory.select((~done).nonzero().squeeze(1)), state.select(keep)
     best = torch.arange(B, device=device) * K  # (B,) a done sentence's answer sits in its first row
     tokens, attn = backtrack(steps, best)
     return _hypotheses(tokens, attn, final_score, src_lens, model.eos_id)

@@ -49,6 +49,19 @@ def test_shapes_and_step_is_the_t1_case(name, inputs):
 
 
 @pytest.mark.parametrize("name", SCORES.names())
+def test_a_step_with_g_queries_per_sentence_equals_a_copy_of_the_keys_per_query(name, inputs):
+    """Beam search's K rows of a sentence read its one copy of the keys (`Attention.forward` groups them); the
+    result is the per-row attention over K copies, as search ran before."""
+    query, keys, mask = inputs  # T = 4 plays K: consecutive rows of one sentence
+    attn = build(name)
+    rows = torch.arange(B).repeat_interleave(T)  # (B·T,) the sentence of each query row
+    c, w = attn(query.reshape(B * T, H), keys, mask, attn.precompute(keys))  # (B·T, Hc), (B·T, S)
+    c_copy, w_copy = attn(query.reshape(B * T, H), keys[rows], mask[rows], attn.precompute(keys)[rows])
+    torch.testing.assert_close(w, w_copy)
+    torch.testing.assert_close(c, c_copy)
+
+
+@pytest.mark.parametrize("name", SCORES.names())
 def test_masked_positions_get_exactly_zero(name, inputs):
     query, keys, mask = inputs
     _, weights = build(name).forward_seq(query, keys, mask)

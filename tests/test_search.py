@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from tiny_models import VOCAB, single_thread, tiny_batch, tiny_cfg  # noqa: F401
 
+from models.attention import Attention
 from models.config import DecodeConfig
 from models.decoder import DECODERS
 from models.search import beam_search, greedy
@@ -102,3 +103,18 @@ def test_beam_search_drops_each_sentence_when_its_best_beam_has_ended(monkeypatc
     hyps = beam_search(model, batch["src"], batch["src_lens"], 4, 50, 0.6)
     assert [h.tokens for h in hyps] == [row[: row.index(EOS)] for row in batch["tgt_out"].tolist()]
     assert rows == [12] * 4 + [8] * 1 + [4] * 2
+
+
+@pytest.mark.parametrize("decoder", DECODERS.names())
+def test_beam_search_reads_one_copy_of_each_sentences_keys(decoder, monkeypatch):
+    """No K-fold copy of the encoded source: every attention call sees one key row per sentence still searching,
+    with that sentence's K beams as its queries."""
+    model, batch = trained(decoder)
+    seen, forward_seq = [], Attention.forward_seq
+    def spy(self, query, keys, *args, **kwargs):
+        seen.append((query.size(0), query.size(1), keys.size(0)))
+        return forward_seq(self, query, keys, *args, **kwargs)
+    monkeypatch.setattr(Attention, "forward_seq", spy)
+    beam_search(model, batch["src"], batch["src_lens"], 4, 50, 0.6)
+    assert seen and all(q_rows == k_rows and k == 4 for q_rows, k, k_rows in seen)
+    assert [k_rows for _, _, k_rows in seen][0] == batch["src"].size(0) > seen[-1][2]  # sentences leave
