@@ -96,7 +96,7 @@ def train(data: Data, recipe: Recipe, budget_s: float, decode_batch: int) -> tup
     `recipe.val_every`; returns the final weights, as Joey's side does (equal training, not best-of)."""
     torch.manual_seed(recipe.seed)
     model = Seq2Seq(model_config(recipe.feed), data.src_tok.vocab_size, data.tgt_tok.vocab_size)
-    opt = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, fused=True)  # as the Seq2SeqModule builds it
     mult = SCHEDULES.get(recipe.schedule)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: mult(s, recipe.warmup, recipe.total))
     train_pairs, val_pairs = encode_pairs(data, "train"), encode_pairs(data, "val")
@@ -137,7 +137,7 @@ def paths_speed(data: Data, batch: int, steps: int = 12) -> dict:
                                    ("step loop, input feeding, bf16 autocast", True, True, True)):  # fmt: skip
         torch.manual_seed(0)
         model = Seq2Seq(model_config(feed), data.src_tok.vocab_size, data.tgt_tok.vocab_size)
-        opt, times, tokens = torch.optim.Adam(model.parameters()), [], 0
+        opt, times, tokens = torch.optim.Adam(model.parameters(), fused=True), [], 0
         for i, b in enumerate(batches):
             t0 = time.perf_counter()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):

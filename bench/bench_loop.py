@@ -5,8 +5,8 @@ Not a test. At the quick and the laptop profiles' sizes, on the same synthetic b
 in fp32, one thread by default:
 
 - bare step: the module's work per step written out (forward, label-smoothed loss, backward, norm clipping, Adam,
-  the LR schedule), with `torch.optim.Adam` as the module builds it (for-loop on CPU tensors), then `foreach=True`,
-  then `fused=True`;
+  the LR schedule), with `torch.optim.Adam` in its default for-loop on CPU tensors, then `foreach=True`,
+  then `fused=True` (as the module builds it);
 - Lightning, bare: `Trainer(logger=False, enable_checkpointing=False, callbacks=[])` around the project's
   `Seq2SeqModule` (which logs `train/loss` every step);
 - Lightning, as the pipeline: `pipeline/training/trainer.make_trainer` with the callbacks fit.py adds (curves,
@@ -135,9 +135,9 @@ def main() -> None:
     print(f"# The training loop's own cost: {cpu_name()}, {args.threads} thread(s), fp32, {args.steps} steps\n")
     for size in args.sizes:
         cfg, vocab, b, s, t = SIZES[size]
-        rows = [("bare step, Adam as the module builds it (for-loop)", bare_ms(size, args.steps, {})),
+        rows = [("bare step, Adam for-loop (torch default on CPU)", bare_ms(size, args.steps, {})),
                 ("bare step, Adam foreach=True", bare_ms(size, args.steps, {"foreach": True})),
-                ("bare step, Adam fused=True", bare_ms(size, args.steps, {"fused": True})),
+                ("bare step, Adam fused=True (as the module builds it)", bare_ms(size, args.steps, {"fused": True})),
                 ("Lightning Trainer, bare (no logger, callbacks, checkpoints)", trainer_ms(size, args.steps, False)),
                 ("Lightning Trainer as the pipeline configures it (no MLflow)", trainer_ms(size, args.steps, True))]
         ref = rows[0][1]

@@ -84,7 +84,9 @@ class Seq2SeqModule(L.LightningModule):
 
     def configure_optimizers(self):
         cfg = self.train_cfg
-        optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr)
+        # fused: one kernel per parameter instead of about ten passes; 2.3 ms against 10.6-14.4 ms per step at the
+        # laptop profile's sizes on one EPYC thread, 0.45 against 1.5 ms at the quick profile's (docs/throughput.md)
+        optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr, fused=True)
         multiplier = SCHEDULES.get(cfg.schedule)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: multiplier(step, cfg.warmup, cfg.max_steps)
@@ -92,6 +94,10 @@ class Seq2SeqModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
-        """Clip the gradient norm to `train.clip` (params.yaml), whatever the Trainer was given."""
+        """Clip the gradient norm to `train.clip` (params.yaml), whatever the Trainer was given.
+
+        torch's own clip, not `self.clip_gradients`: Lightning's mixed-precision plugin refuses to clip for a fused
+        optimizer, because such an optimizer unscales fp16 gradients inside its step. No precision this project
+        trains in (fp32, bf16-mixed) scales gradients, so the gradients here are the true ones."""
         if self.train_cfg.clip > 0:
-            self.clip_gradients(optimizer, gradient_clip_val=self.train_cfg.clip, gradient_clip_algorithm="norm")
+            torch.nn.utils.clip_grad_norm_(self.parameters(), self.train_cfg.clip)

@@ -77,3 +77,14 @@ def test_checkpoint_hparams_rebuild_the_module():
     m = module()
     rebuilt = Seq2SeqModule(**m.hparams)
     assert rebuilt.model_cfg == m.model_cfg and rebuilt.train_cfg == m.train_cfg
+
+
+def test_gradients_are_clipped_to_train_clip_and_adam_is_fused():
+    """torch's clip, since Lightning's mixed-precision plugin refuses to clip for a fused optimizer (bf16-mixed
+    trains under Lightning with it: test_precision.py)."""
+    m, batch = module(clip=0.01), tiny_batch()
+    m.step(batch, "val").backward()
+    m.configure_gradient_clipping(None)
+    norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in m.parameters() if p.grad is not None]))
+    assert norm == pytest.approx(0.01, rel=1e-3)
+    assert m.configure_optimizers()["optimizer"].defaults["fused"] is True

@@ -45,10 +45,12 @@ def collate(pairs: Sequence[Pair]) -> dict:
 
 
 class BucketBatchSampler(Sampler[list[int]]):
-    """Batches of similar source length, so padding stays small; batch order shuffled per epoch, seeded.
+    """Batches of similar length, so padding stays small; batch order shuffled per epoch, seeded.
 
-    Examples are shuffled, cut into pools of `pool` batches, sorted by length inside each pool and batched;
-    the batches are then shuffled. With `shuffle=False` the batches follow length order (for decoding).
+    `lengths` holds one sort key per example: a length, or a tuple of lengths compared in order (`loader` gives
+    training (target, source) and decoding the source length). Examples are shuffled, cut into pools of `pool`
+    batches, sorted by key inside each pool and batched; the batches are then shuffled. With `shuffle=False` the
+    batches follow key order (for decoding).
 
     Its position is one number, the batches served since the start of training: epoch `position // len(self)`,
     batch `position % len(self)` of it. Each `iter()` serves the rest of the current epoch, so a run resumed at
@@ -57,8 +59,8 @@ class BucketBatchSampler(Sampler[list[int]]):
     serves nothing twice.
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0, shuffle: bool = True, pool: int = 50,
-                 start: int = 0):
+    def __init__(self, lengths: Sequence[int] | Sequence[tuple[int, ...]], batch_size: int, seed: int = 0,
+                 shuffle: bool = True, pool: int = 50, start: int = 0):
         self.lengths, self.batch_size, self.seed, self.shuffle, self.pool = lengths, batch_size, seed, shuffle, pool
         self.position = start
 
@@ -113,6 +115,15 @@ class ResumableLoader(DataLoader):
 
 def loader(pairs: list[Pair], batch_size: int, seed: int = 0, shuffle: bool = True, start: int = 0) -> DataLoader:
     """A DataLoader over `pairs` with length-bucketed batches (no worker processes: deterministic, CPU-cheap),
-    starting `start` batches into its sequence of epochs (a resumed run: its global step)."""
-    sampler = BucketBatchSampler([len(p.src) for p in pairs], batch_size, seed=seed, shuffle=shuffle, start=start)
+    starting `start` batches into its sequence of epochs (a resumed run: its global step).
+
+    Training batches (`shuffle`) are bucketed by target length, then source length: the decoder side (its RNN
+    steps, the attention, the output layer and the loss) costs several times the encoder's per token, and the
+    encoder packs its input, so source padding costs it nothing. Bucketed by source length alone, 31% of
+    Multi30k's target positions were padding at batch 64; by target, then source, 3% are (and 25% of the source
+    positions, against 4%), and a laptop-sized training step trains 1.3x the real target tokens per second
+    (docs/throughput.md). Decoding (`shuffle=False`) buckets by source length, which sets both the encoder's work
+    and the search's length limit."""
+    keys = [(len(p.tgt), len(p.src)) for p in pairs] if shuffle else [len(p.src) for p in pairs]
+    sampler = BucketBatchSampler(keys, batch_size, seed=seed, shuffle=shuffle, start=start)
     return ResumableLoader(pairs, batch_sampler=sampler, collate_fn=collate)

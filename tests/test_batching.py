@@ -1,0 +1,42 @@
+"""The training sampler buckets by target length, then source length; decoding keeps source-length order."""
+
+from __future__ import annotations
+
+import random
+
+from pipeline.member.batching import Pair, loader
+
+
+def pairs(n: int = 2000, seed: int = 0) -> list[Pair]:
+    """Source and target lengths drawn independently, so bucketing by one side says nothing of the other."""
+    rng = random.Random(seed)
+    return [Pair(i, [5] * rng.randint(1, 40), [6] * rng.randint(1, 40), "") for i in range(n)]
+
+
+def padding(batches, side: str) -> float:
+    """The share of a side's padded positions that are padding, over all batches."""
+    real = padded = 0
+    for b in batches:
+        lengths = [len(getattr(p, side)) for p in b]
+        real, padded = real + sum(lengths), padded + max(lengths) * len(lengths)
+    return 1 - real / padded
+
+
+def test_training_batches_are_sorted_by_target_then_source_length_within_each_pool():
+    data = pairs()
+    dl = loader(data, 16, seed=3)
+    batches = [[data[i] for i in b] for b in dl.batch_sampler._batches(0)]
+    assert sorted(i for b in batches for i in (p.index for p in b)) == list(range(len(data)))  # each once
+    assert padding(batches, "tgt") < 0.05  # lengths 1-40 in pools of 800: targets nearly alike in a batch
+    assert padding(batches, "src") > 0.3  # ... and the independent source lengths are not
+    for b in batches:  # within a batch: (target, source) ascending, as the pool was sorted
+        keys = [(len(p.tgt), len(p.src)) for p in b]
+        assert keys == sorted(keys)
+
+
+def test_decoding_batches_follow_source_length_from_the_start():
+    data = pairs()
+    batches = [[data[i] for i in b] for b in loader(data, 16, shuffle=False).batch_sampler]
+    lengths = [len(p.src) for b in batches for p in b]
+    assert lengths == sorted(lengths)
+    assert padding(batches, "src") < 0.05
