@@ -3,8 +3,9 @@
 Not a test. Reads `data/<corpus>/tokenized/` (run the data stages first: `dvc repro tokenize`) and prints:
 
 - padding: the share of the padded source and target positions that are padding, over one epoch of training
-  batches, when each pool of batches is sorted by source length (before) or by target, then source length (the
-  sampler now: `pipeline/member/batching.loader`), for seeds 1-3;
+  batches, when each pool of batches is sorted by source length (the sampler's key,
+  `pipeline/member/batching.loader`) or by target, then source length (1c14366's key: faster, but it learned less
+  per update and was reverted, docs/throughput.md), for seeds 1-3;
 - the training step: the first `--batches` batches of epoch 0 under each key, a bare step each (forward,
   label-smoothed loss, backward, clipping, fused Adam), the keys alternated A/B/A/B, in ms/step and real (not
   padding) target tokens/s;
@@ -48,8 +49,8 @@ PROFILES = {
 
 
 def keys(pairs: list[Pair]) -> dict[str, list]:
-    return {"source length (before)": [len(p.src) for p in pairs],
-            "target, then source length (now)": [(len(p.tgt), len(p.src)) for p in pairs]}  # fmt: skip
+    return {"source length (the sampler's)": [len(p.src) for p in pairs],
+            "target, then source length (reverted)": [(len(p.tgt), len(p.src)) for p in pairs]}  # fmt: skip
 
 
 def padding(pairs: list[Pair], key: list, batch: int, seed: int) -> tuple[float, float]:
