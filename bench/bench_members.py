@@ -171,6 +171,12 @@ def run_members(project: Path, keys: list[str], jobs: int, phases_file: Path) ->
     finally:
         os.environ.clear()
         os.environ.update(env_before)
+        # the forkserver outlives this call and its children inherit its environment: the next call (the warm-up's
+        # members, then each K's) needs one started with its own ATTNBENCH_PHASES. `_stop` is the stdlib's own
+        # (its tests use it); without it the next run's lines would go to this run's file.
+        from multiprocessing import forkserver
+
+        forkserver._forkserver._stop()  # noqa: SLF001
     return time.perf_counter() - t0
 
 

@@ -42,9 +42,9 @@ from pipeline.dvclock import NO_GIT_HINT
 
 
 def dvc(*args: str, env: dict | None = None, capture: bool = False) -> subprocess.CompletedProcess:
-    """Run the venv's dvc (in this Python, through `pipeline.dvclock`: dvc.lock rewritten by libyaml, the one
-    cost of DVC that grows with the grid); a failure is one line (DVC and the stage have already printed why),
-    never a traceback of this runner."""
+    """Run the venv's dvc (in this Python, through `pipeline.dvclock`: dvc.lock parsed in C, once per text, and
+    only its changed stages re-emitted, the costs of DVC that grow with the grid); a failure is one line (DVC and
+    the stage have already printed why), never a traceback of this runner."""
     done = subprocess.run([sys.executable, "-m", "pipeline.dvclock", *args], env=env, text=True,
                           capture_output=capture)
     if done.returncode:
