@@ -118,9 +118,9 @@ def _dumps(data: dict, dump) -> str:
     return out.getvalue()
 
 
-def _stage_blocks(text: str, names: list[str]) -> dict[str, str] | None:
-    """Each stage's text in a lock laid out as DVC writes one: `schema: ...`, `stages:`, then every stage from
-    its `  <name>:` line up to the next stage's (the entry's own lines are indented further). None for any other
+def _stage_blocks(text: str, names: list[str]) -> tuple[str, dict[str, str]] | None:
+    """The head of a lock laid out as DVC writes one (`schema: ...` and `stages:`) and each stage's text, from its
+    `  <name>:` line up to the next stage's (the entry's own lines are indented further). None for any other
     layout (another top-level key after `stages:`, a name DVC had to quote, a count that does not match the
     parsed stages): the caller then emits the whole file, as DVC would."""
     lines = text.splitlines(keepends=True)
@@ -137,7 +137,7 @@ def _stage_blocks(text: str, names: list[str]) -> dict[str, str] | None:
         if lines[i] != f"  {name}:\n":
             return None
         blocks[name] = "".join(lines[i:j])
-    return blocks
+    return "".join(lines[:start]), blocks
 
 
 def _containers(value, seen: list) -> list:
@@ -174,13 +174,16 @@ def _rewrite(text: str, before: dict, after: dict, dump) -> str:
     if (list(before) != ["schema", "stages"] or list(after) != ["schema", "stages"]
             or before["schema"] != after["schema"] or not stages_after or "&id" in text):
         return _dumps(after, dump)
-    blocks = _stage_blocks(text, list(stages_before))
-    changed = {name: entry for name, entry in stages_after.items()
-               if blocks is None or name not in blocks or not _same(stages_before[name], entry)}
-    ids = _containers(list(changed.values()), [])[1:]  # the list made here is not part of the document
-    if blocks is None or len(ids) != len(set(ids)):
+    laid_out = _stage_blocks(text, list(stages_before))
+    if laid_out is None:
         return _dumps(after, dump)
-    out = [text[: text.index("stages:\n") + len("stages:\n")]]
+    head, blocks = laid_out
+    changed = {name: entry for name, entry in stages_after.items()
+               if name not in blocks or not _same(stages_before[name], entry)}
+    ids = _containers(list(changed.values()), [])[1:]  # the list made here is not part of the document
+    if len(ids) != len(set(ids)):
+        return _dumps(after, dump)
+    out = [head]
     for name, entry in stages_after.items():
         if name not in changed:
             out.append(blocks[name])

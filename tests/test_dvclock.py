@@ -145,6 +145,9 @@ def test_the_lock_as_rewritten_is_remembered_as_parsing_it_would_give(tmp_path, 
     with dvc.dvcfile.modify_yaml(str(lock)) as data:
         edit_cmd(data["stages"])
         edit_param_type(data["stages"])
+        # strings a plain scalar would turn into another type: the dump quotes them, so they come back as strings
+        data["stages"]["new@strings"] = {"cmd": "echo", "params": {"params.yaml": {
+            "date": "2026-12-05", "number": "1.0", "yes": "yes", "null": "null", "empty": "", "big": 10**20}}}
     text = lock.read_text()
     assert text == dvc_dump(data) and text in dvclock._PARSED
     served = dvc.utils.strictyaml.parse_yaml(text, str(lock))
