@@ -81,6 +81,23 @@ def test_a_rewrite_of_the_committed_lock_is_dvcs_whole_dump(edit):
     assert _rewrite(text, before, data, _dump) == dvc_dump(data)
 
 
+def test_a_rewrite_after_one_stage_changed_emits_that_stage_alone():
+    """The point of `_rewrite`: after DVC records one stage, only that stage goes through the dumper (the others'
+    text is the file's), not the whole lock."""
+    text = (ROOT / "dvc.lock").read_text()
+    data = parse_yaml(text, "dvc.lock")
+    before = copy.deepcopy(data)
+    edit_cmd(data["stages"])
+    dumped = []
+
+    def counting_dump(value, stream):
+        dumped.append(list(value["stages"]) if "stages" in value else value)
+        return _dump(value, stream)
+
+    assert _rewrite(text, before, data, counting_dump) == dvc_dump(data)
+    assert dumped == [[list(data["stages"])[len(data["stages"]) // 2]]]
+
+
 def test_a_rewrite_of_a_lock_laid_out_otherwise_is_dvcs_whole_dump():
     """A lock DVC did not write (a hand edit, another layout) gets DVC's whole dump, as plain DVC would write."""
     data = parse_yaml((ROOT / "dvc.lock").read_text(), "dvc.lock")
